@@ -1,0 +1,38 @@
+# syntax=docker/dockerfile:1
+
+FROM python:3.13-slim AS build
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /src
+COPY . .
+RUN python -m venv /opt/venv \
+    && /opt/venv/bin/pip install .
+
+
+FROM python:3.13-slim
+
+RUN groupadd --system --gid 10001 app \
+    && useradd --system --uid 10001 --gid app --no-create-home --shell /usr/sbin/nologin app \
+    && install -d -o app -g app /var/lib/outdial
+
+COPY --from=build /opt/venv /opt/venv
+
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    HOST=0.0.0.0 \
+    PORT=8000 \
+    LOG_FORMAT=json \
+    DATA_DIR=/var/lib/outdial
+
+USER app
+WORKDIR /var/lib/outdial
+EXPOSE 8000
+
+# Liveness only: /readyz would mark the container unhealthy whenever MongoDB is away.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '8000') + '/healthz', timeout=4)"]
+
+CMD ["outdial-graphql", "serve"]

@@ -1,0 +1,1 @@
+"""Pure rules of the outdial target service: no I/O lives here."""

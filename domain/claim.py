@@ -1,0 +1,67 @@
+"""Which targets a dialer may take, and which destination it dials."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain import clock, validation
+from domain.errors import BadUserInput
+from domain.models import SLOTS, Status, Target
+
+MAX_LIMIT = 100
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimPolicy:
+    outdial_id: str
+    max_try_counts: tuple[int, ...]
+    retry_interval_ms: int
+
+    def max_tries(self, slot: int) -> int:
+        return self.max_try_counts[slot] if slot < len(self.max_try_counts) else 0
+
+    def open_slots(self) -> list[int]:
+        """Slots that may be dialled at all under this policy."""
+        return [slot for slot in SLOTS if self.max_tries(slot) > 0]
+
+    def retry_cutoff(self, now: datetime) -> str:
+        """Tried targets must not have been touched after this time."""
+        return clock.earlier(now, self.retry_interval_ms)
+
+
+def policy(outdial_id: str, max_try_counts: Sequence[int], retry_interval_ms: int) -> ClaimPolicy:
+    checked_outdial = validation.uuid_arg(outdial_id, "outdialId")
+    if len(max_try_counts) > len(SLOTS):
+        raise BadUserInput("maxTryCounts", f"must hold at most {len(SLOTS)} entries")
+    for index, count in enumerate(max_try_counts):
+        validation.int_range(count, f"maxTryCounts[{index}]", 0)
+    validation.int_range(retry_interval_ms, "retryIntervalMs", 0)
+    return ClaimPolicy(checked_outdial, tuple(max_try_counts), retry_interval_ms)
+
+
+def limit(value: int, field_name: str = "limit") -> int:
+    return validation.int_range(value, field_name, 1, MAX_LIMIT)
+
+
+def slot_to_dial(target: Target, rules: ClaimPolicy) -> int | None:
+    """The lowest slot holding a destination whose try count is under its maximum."""
+    for slot in SLOTS:
+        if target.has_destination(slot) and target.try_counts[slot] < rules.max_tries(slot):
+            return slot
+    return None
+
+
+def is_available(target: Target, rules: ClaimPolicy, now: datetime) -> bool:
+    return (
+        target.outdial_id == rules.outdial_id
+        and target.status is Status.IDLE
+        and not target.deleted
+        and slot_to_dial(target, rules) is not None
+        and (target.never_tried or target.tm_update <= rules.retry_cutoff(now))
+    )
+
+
+def claim_order(target: Target) -> tuple[str, str]:
+    return (target.tm_update, target.id)

@@ -1,0 +1,22 @@
+"""Time as the stored documents write it: UTC text that sorts in time order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def earlier(moment: datetime, milliseconds: int) -> str:
+    return format_time(moment - timedelta(milliseconds=milliseconds))

@@ -1,0 +1,75 @@
+"""The error tree: every expected failure the service reports to clients."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from domain.models import Status
+
+
+class OutdialError(Exception):
+    code: ClassVar[str] = "INTERNAL_SERVER_ERROR"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    @property
+    def extensions(self) -> dict[str, object]:
+        return {"code": self.code}
+
+
+class BadUserInput(OutdialError):
+    code = "BAD_USER_INPUT"
+
+    def __init__(self, field: str, rule: str) -> None:
+        super().__init__(f"{field}: {rule}")
+        self.field = field
+        self.rule = rule
+
+    @property
+    def extensions(self) -> dict[str, object]:
+        return {"code": self.code, "field": self.field}
+
+    def within(self, prefix: str) -> BadUserInput:
+        return BadUserInput(f"{prefix}.{self.field}", self.rule)
+
+
+class NotFound(OutdialError):
+    code = "NOT_FOUND"
+
+    def __init__(self, target_id: str) -> None:
+        super().__init__(f"no outdial target with id {target_id}")
+        self.target_id = target_id
+
+
+class InvalidState(OutdialError):
+    code = "INVALID_STATE"
+
+    def __init__(self, status: Status, operation: str) -> None:
+        super().__init__(f"{operation} is not allowed while the target is {status.name}")
+        self.status = status
+
+    @property
+    def extensions(self) -> dict[str, object]:
+        return {"code": self.code, "status": self.status.name}
+
+
+class Conflict(OutdialError):
+    """Other writers kept changing the target; the request may simply be retried."""
+
+    code = "CONFLICT"
+
+
+class Unauthenticated(OutdialError):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(OutdialError):
+    code = "FORBIDDEN"
+
+
+class DatabaseUnavailable(OutdialError):
+    """The database did not answer in time; safe to retry."""
+
+    code = "SERVICE_UNAVAILABLE"

@@ -1,0 +1,39 @@
+"""What the domain needs from storage, as a protocol the repository fulfils."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from domain.claim import ClaimPolicy
+from domain.models import Status, Target
+from domain.paging import Cursor
+from domain.validation import TargetPatch
+
+
+class TargetStore(Protocol):
+    async def get(self, *, target_id: str) -> Target | None: ...
+
+    async def get_many(self, *, target_ids: Sequence[str]) -> dict[str, Target]: ...
+
+    async def list_page(
+        self, *, outdial_id: str, status: Status | None, after: Cursor | None, limit: int
+    ) -> list[Target]: ...
+
+    async def count_by_status(self, *, outdial_id: str) -> dict[Status, int]: ...
+
+    async def create(self, *, targets: Sequence[Target]) -> None: ...
+
+    async def update(self, *, current: Target, patch: TargetPatch, now: str) -> Target | None: ...
+
+    async def delete(self, *, target_id: str, now: str) -> Target | None: ...
+
+    async def transition(
+        self, *, current: Target, to: Status, slot: int | None, now: str
+    ) -> Target | None: ...
+
+    async def available(self, *, rules: ClaimPolicy, cutoff: str, limit: int) -> list[Target]: ...
+
+    async def claim(
+        self, *, rules: ClaimPolicy, cutoff: str, now: str
+    ) -> tuple[Target, int] | None: ...

@@ -1,0 +1,208 @@
+"""The operations of the API: validation, then the rules, then one conditional write."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from domain import claim, clock, states, validation
+from domain.errors import BadUserInput, Conflict, NotFound
+from domain.models import NOT_DELETED, SLOTS, Status, StatusChange, Target
+from domain.paging import Cursor, CursorCodec
+from domain.ports import TargetStore
+from domain.validation import TargetDraft, TargetPatch
+
+StatusListener = Callable[[StatusChange], None]
+
+MAX_PAGE = 100
+_WRITE_ATTEMPTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    targets: list[Target]
+    has_next_page: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    target: Target
+    slot: int
+
+
+class TargetService:
+    def __init__(
+        self,
+        store: TargetStore,
+        *,
+        cursors: CursorCodec,
+        on_status_change: StatusListener = lambda change: None,
+        now: clock.Clock = clock.utc_now,
+    ) -> None:
+        self._store = store
+        self._cursors = cursors
+        self._on_status_change = on_status_change
+        self._now = now
+
+    # queries
+
+    async def get(self, target_id: str) -> Target | None:
+        return await self._store.get(target_id=validation.uuid_arg(target_id, "id"))
+
+    async def get_many(self, target_ids: Sequence[str]) -> list[Target | None]:
+        """For a DataLoader: ids must already be validated."""
+        found = await self._store.get_many(target_ids=target_ids)
+        return [found.get(target_id) for target_id in target_ids]
+
+    async def list_page(
+        self, outdial_id: str, status: Status | None, first: int, after: str | None
+    ) -> Page:
+        checked_outdial = validation.uuid_arg(outdial_id, "outdialId")
+        limit = validation.int_range(first, "first", 1, MAX_PAGE)
+        cursor = None if after is None else self._cursors.decode(after)
+        rows = await self._store.list_page(
+            outdial_id=checked_outdial, status=status, after=cursor, limit=limit + 1
+        )
+        return Page(rows[:limit], has_next_page=len(rows) > limit)
+
+    def cursor(self, target: Target) -> str:
+        return self._cursors.encode(Cursor.after(target))
+
+    async def counts(self, outdial_id: str) -> dict[Status, int]:
+        checked = validation.uuid_arg(outdial_id, "outdialId")
+        found = await self._store.count_by_status(outdial_id=checked)
+        return {status: found.get(status, 0) for status in Status}
+
+    async def available(
+        self, outdial_id: str, max_try_counts: Sequence[int], retry_interval_ms: int, limit: int
+    ) -> list[Target]:
+        rules = claim.policy(outdial_id, max_try_counts, retry_interval_ms)
+        checked_limit = claim.limit(limit)
+        cutoff = rules.retry_cutoff(self._now())
+        return await self._store.available(rules=rules, cutoff=cutoff, limit=checked_limit)
+
+    # writes
+
+    async def create(self, value: TargetDraft) -> Target:
+        checked = validation.draft(value, "input")
+        (created,) = await self._create_all([checked])
+        return created
+
+    async def create_many(self, values: Sequence[TargetDraft]) -> list[Target]:
+        return await self._create_all(validation.drafts(values))
+
+    async def _create_all(self, drafts: list[TargetDraft]) -> list[Target]:
+        now = clock.format_time(self._now())
+        targets = [_new_target(d, now) for d in drafts]
+        await self._store.create(targets=targets)
+        return targets
+
+    async def update(self, target_id: str, value: TargetPatch) -> Target:
+        checked_id = validation.uuid_arg(target_id, "id")
+        checked = validation.patch(value)
+        for _ in range(_WRITE_ATTEMPTS):
+            current = await self._live(checked_id)
+            if checked.destinations:
+                states.check_destinations_editable(current.status)
+                _check_leaves_destination(current, checked)
+            now = clock.format_time(self._now())
+            updated = await self._store.update(current=current, patch=checked, now=now)
+            if updated is not None:
+                return updated
+        raise _contended(checked_id)
+
+    async def delete(self, target_id: str) -> Target:
+        checked_id = validation.uuid_arg(target_id, "id")
+        now = clock.format_time(self._now())
+        deleted = await self._store.delete(target_id=checked_id, now=now)
+        if deleted is not None:
+            return deleted
+        already = await self._store.get(target_id=checked_id)
+        if already is None:
+            raise NotFound(checked_id)
+        return already
+
+    async def mark_progressing(self, target_id: str, slot: int) -> Target:
+        checked_id = validation.uuid_arg(target_id, "id")
+        checked_slot = validation.slot_index(slot)
+
+        def check(current: Target) -> None:
+            states.check_transition(
+                current.status, Status.PROGRESSING, "markOutdialtargetProgressing"
+            )
+            if not current.has_destination(checked_slot):
+                raise BadUserInput("destinationIndex", f"slot {checked_slot} holds no destination")
+
+        return await self._transition(checked_id, Status.PROGRESSING, checked_slot, check)
+
+    async def report_status(self, target_id: str, status: Status) -> Target:
+        checked_id = validation.uuid_arg(target_id, "id")
+
+        def check(current: Target) -> None:
+            states.check_reported_status(current.status, status)
+
+        return await self._transition(checked_id, status, None, check)
+
+    async def claim(
+        self, outdial_id: str, max_try_counts: Sequence[int], retry_interval_ms: int
+    ) -> Claimed | None:
+        rules = claim.policy(outdial_id, max_try_counts, retry_interval_ms)
+        moment = self._now()
+        won = await self._store.claim(
+            rules=rules, cutoff=rules.retry_cutoff(moment), now=clock.format_time(moment)
+        )
+        if won is None:
+            return None
+        target, slot = won
+        self._on_status_change(StatusChange(target, previous_status=Status.IDLE))
+        return Claimed(target, slot)
+
+    async def _transition(
+        self,
+        target_id: str,
+        to: Status,
+        slot: int | None,
+        check: Callable[[Target], None],
+    ) -> Target:
+        for _ in range(_WRITE_ATTEMPTS):
+            current = await self._live(target_id)
+            check(current)
+            now = clock.format_time(self._now())
+            changed = await self._store.transition(current=current, to=to, slot=slot, now=now)
+            if changed is not None:
+                self._on_status_change(StatusChange(changed, previous_status=current.status))
+                return changed
+        raise _contended(target_id)
+
+    async def _live(self, target_id: str) -> Target:
+        current = await self._store.get(target_id=target_id)
+        if current is None or current.deleted:
+            raise NotFound(target_id)
+        return current
+
+
+def _check_leaves_destination(current: Target, patch: TargetPatch) -> None:
+    after = [patch.destinations.get(slot, current.destinations[slot]) for slot in SLOTS]
+    if all(destination is None for destination in after):
+        raise BadUserInput("input", "an update must leave at least one destination")
+
+
+def _contended(target_id: str) -> Conflict:
+    return Conflict(f"target {target_id} kept changing while being written; try again")
+
+
+def _new_target(value: TargetDraft, now: str) -> Target:
+    return Target(
+        id=str(uuid.uuid4()),
+        outdial_id=value.outdial_id,
+        name=value.name,
+        detail=value.detail,
+        data=value.data,
+        status=Status.IDLE,
+        destinations=value.destinations,
+        try_counts=(0, 0, 0, 0, 0),
+        tm_create=now,
+        tm_update=now,
+        tm_delete=NOT_DELETED,
+    )

@@ -1,0 +1,39 @@
+"""The status state machine: which status changes are allowed."""
+
+from __future__ import annotations
+
+from domain.errors import InvalidState
+from domain.models import Status
+
+ALLOWED: frozenset[tuple[Status, Status]] = frozenset(
+    {
+        (Status.IDLE, Status.PROGRESSING),
+        (Status.PROGRESSING, Status.IDLE),
+        (Status.PROGRESSING, Status.DONE),
+    }
+)
+
+PREVIOUS: dict[Status, Status] = {to: before for before, to in ALLOWED if to is not Status.IDLE}
+PREVIOUS[Status.IDLE] = Status.PROGRESSING
+
+
+def is_allowed(current: Status, to: Status) -> bool:
+    return (current, to) in ALLOWED
+
+
+def check_transition(current: Status, to: Status, operation: str) -> None:
+    if not is_allowed(current, to):
+        raise InvalidState(current, operation)
+
+
+def check_reported_status(current: Status, to: Status) -> None:
+    """updateOutdialtargetStatus never sets PROGRESSING: that needs a destination index."""
+    operation = f"updateOutdialtargetStatus({to.name})"
+    if to is Status.PROGRESSING:
+        raise InvalidState(current, operation)
+    check_transition(current, to, operation)
+
+
+def check_destinations_editable(current: Status) -> None:
+    if current is not Status.IDLE:
+        raise InvalidState(current, "changing destinations")

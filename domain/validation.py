@@ -1,0 +1,163 @@
+"""Input rules that need no stored document: formats, lengths, ranges."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from domain.errors import BadUserInput
+from domain.models import SLOTS, Address, AddressType, Destinations
+
+NAME_MAX = 255
+TEXT_MAX = 65_535
+ADDRESS_TEXT_MAX = 255
+MAX_SLOT = len(SLOTS) - 1
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_E164 = re.compile(r"\+[0-9]{7,15}")
+_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+_SIP = re.compile(r"(?:sips?:)?([^@\s:]+)@([^@\s]+)", re.IGNORECASE)
+
+_UUID_TYPES = frozenset(
+    {
+        AddressType.AGENT,
+        AddressType.AI,
+        AddressType.AI_TEAM,
+        AddressType.CONFERENCE,
+        AddressType.EXTENSION,
+        AddressType.LINE,
+        AddressType.WEBCHAT,
+        AddressType.WEB_SESSION,
+    }
+)
+
+
+def uuid_arg(value: str, field_name: str) -> str:
+    lowered = value.lower()
+    if not _UUID.fullmatch(lowered):
+        raise BadUserInput(field_name, "must be a UUID like 1b3d7a92-7146-466d-90f5-4bc701ada4c0")
+    return lowered
+
+
+def optional_uuid_arg(value: str | None, field_name: str) -> str | None:
+    return None if value is None else uuid_arg(value, field_name)
+
+
+def text(value: str, field_name: str, limit: int) -> str:
+    if len(value) > limit:
+        raise BadUserInput(field_name, f"must be at most {limit:,} characters")
+    return value
+
+
+def int_range(value: int, field_name: str, low: int, high: int | None = None) -> int:
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise BadUserInput(field_name, f"must be {bound}, got {value}")
+    return value
+
+
+def slot_index(value: int, field_name: str = "destinationIndex") -> int:
+    return int_range(value, field_name, 0, MAX_SLOT)
+
+
+def address_target(kind: AddressType, raw: str, field_name: str) -> str:
+    value = raw.strip()
+    if kind is AddressType.NONE:
+        if value:
+            raise BadUserInput(field_name, "must be empty for type NONE")
+        return value
+    if kind in (AddressType.TEL, AddressType.WHATSAPP):
+        if not _E164.fullmatch(value):
+            raise BadUserInput(field_name, "must be + followed by 7 to 15 digits (E.164)")
+        return value
+    if kind is AddressType.EMAIL:
+        if len(value) > 254 or not _EMAIL.fullmatch(value):
+            raise BadUserInput(field_name, "must be a valid email address")
+        return value.lower()
+    if kind is AddressType.SIP:
+        return _sip_target(value, field_name)
+    return uuid_arg(value, field_name)
+
+
+def _sip_target(value: str, field_name: str) -> str:
+    match = _SIP.fullmatch(value)
+    if match is None:
+        raise BadUserInput(field_name, "must be a SIP URI user@domain (a sip: prefix is allowed)")
+    domain_start = match.start(2)
+    return value[:domain_start] + value[domain_start:].lower()
+
+
+def address(value: Address, field_name: str) -> Address | None:
+    """A valid address, or None for a NONE address: NONE is not a destination."""
+    target = address_target(value.type, value.target, f"{field_name}.target")
+    text(value.target_name, f"{field_name}.targetName", ADDRESS_TEXT_MAX)
+    text(value.name, f"{field_name}.name", ADDRESS_TEXT_MAX)
+    text(value.detail, f"{field_name}.detail", ADDRESS_TEXT_MAX)
+    if value.type is AddressType.NONE:
+        return None
+    return Address(value.type, target, value.target_name, value.name, value.detail)
+
+
+def destination_name(slot: int) -> str:
+    return f"destination{slot}"
+
+
+@dataclass(frozen=True, slots=True)
+class TargetDraft:
+    """What a client asks to create, before and after validation."""
+
+    outdial_id: str
+    name: str
+    detail: str
+    data: str
+    destinations: Destinations
+
+
+@dataclass(frozen=True, slots=True)
+class TargetPatch:
+    """An update: None leaves a text as it is; only slots in `destinations` change."""
+
+    name: str | None = None
+    detail: str | None = None
+    data: str | None = None
+    destinations: dict[int, Address | None] = field(default_factory=dict)
+
+
+def _optional_address(value: Address | None, field_name: str) -> Address | None:
+    return None if value is None else address(value, field_name)
+
+
+def draft(value: TargetDraft, prefix: str) -> TargetDraft:
+    destinations = tuple(
+        _optional_address(value.destinations[slot], f"{prefix}.{destination_name(slot)}")
+        for slot in SLOTS
+    )
+    checked = TargetDraft(
+        outdial_id=uuid_arg(value.outdial_id, f"{prefix}.outdialId"),
+        name=text(value.name, f"{prefix}.name", NAME_MAX),
+        detail=text(value.detail, f"{prefix}.detail", TEXT_MAX),
+        data=text(value.data, f"{prefix}.data", TEXT_MAX),
+        destinations=destinations,  # type: ignore[arg-type]
+    )
+    if not any(d is not None for d in checked.destinations):
+        raise BadUserInput(f"{prefix}.destination0", "a target needs at least one destination")
+    return checked
+
+
+def drafts(values: Sequence[TargetDraft], *, limit: int = 1000) -> list[TargetDraft]:
+    if not 1 <= len(values) <= limit:
+        raise BadUserInput("inputs", f"must hold 1 to {limit:,} targets, got {len(values):,}")
+    return [draft(value, f"inputs[{index}]") for index, value in enumerate(values)]
+
+
+def patch(value: TargetPatch, prefix: str = "input") -> TargetPatch:
+    return TargetPatch(
+        name=None if value.name is None else text(value.name, f"{prefix}.name", NAME_MAX),
+        detail=None if value.detail is None else text(value.detail, f"{prefix}.detail", TEXT_MAX),
+        data=None if value.data is None else text(value.data, f"{prefix}.data", TEXT_MAX),
+        destinations={
+            slot: _optional_address(address_value, f"{prefix}.{destination_name(slot)}")
+            for slot, address_value in sorted(value.destinations.items())
+        },
+    )

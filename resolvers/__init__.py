@@ -1,0 +1,1 @@
+"""Thin glue: arguments in, one domain call, types out."""

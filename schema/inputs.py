@@ -1,0 +1,85 @@
+"""Input types of the contract, and their translation into domain drafts."""
+
+from __future__ import annotations
+
+import strawberry
+
+from domain import models
+from domain.models import SLOTS
+from domain.validation import TargetDraft, TargetPatch
+from schema.enums import AddressType
+
+
+@strawberry.input
+class AddressInput:
+    type: AddressType
+    target: str
+    target_name: str = ""
+    name: str = ""
+    detail: str = ""
+
+    def to_domain(self) -> models.Address:
+        return models.Address(self.type, self.target, self.target_name, self.name, self.detail)
+
+
+def _address(value: AddressInput | None) -> models.Address | None:
+    return None if value is None or value is strawberry.UNSET else value.to_domain()
+
+
+@strawberry.input
+class CreateOutdialtargetInput:
+    outdial_id: strawberry.ID
+    name: str = ""
+    detail: str = ""
+    data: str = ""
+    destination_0: AddressInput | None = strawberry.UNSET
+    destination_1: AddressInput | None = strawberry.UNSET
+    destination_2: AddressInput | None = strawberry.UNSET
+    destination_3: AddressInput | None = strawberry.UNSET
+    destination_4: AddressInput | None = strawberry.UNSET
+
+    def to_domain(self) -> TargetDraft:
+        return TargetDraft(
+            outdial_id=str(self.outdial_id),
+            name=self.name,
+            detail=self.detail,
+            data=self.data,
+            destinations=(
+                _address(self.destination_0),
+                _address(self.destination_1),
+                _address(self.destination_2),
+                _address(self.destination_3),
+                _address(self.destination_4),
+            ),
+        )
+
+
+@strawberry.input(
+    description="Omitted fields stay as they are; an explicit null destination empties that slot."
+)
+class UpdateOutdialtargetInput:
+    name: str | None = strawberry.UNSET
+    detail: str | None = strawberry.UNSET
+    data: str | None = strawberry.UNSET
+    destination_0: AddressInput | None = strawberry.UNSET
+    destination_1: AddressInput | None = strawberry.UNSET
+    destination_2: AddressInput | None = strawberry.UNSET
+    destination_3: AddressInput | None = strawberry.UNSET
+    destination_4: AddressInput | None = strawberry.UNSET
+
+    def to_domain(self) -> TargetPatch:
+        given = {slot: getattr(self, f"destination_{slot}") for slot in SLOTS}
+        return TargetPatch(
+            name=_text(self.name),
+            detail=_text(self.detail),
+            data=_text(self.data),
+            destinations={
+                slot: _address(value)
+                for slot, value in given.items()
+                if value is not strawberry.UNSET
+            },
+        )
+
+
+def _text(value: str | None) -> str | None:
+    return None if value is strawberry.UNSET else value

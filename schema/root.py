@@ -1,0 +1,121 @@
+"""The assembled schema: root types wired to their resolvers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.types import ExecutionContext
+
+from resolvers import mutations, queries, subscriptions
+from schema import errors
+from schema.types import (
+    ClaimedOutdialtarget,
+    Outdialtarget,
+    OutdialtargetConnection,
+    OutdialtargetCounts,
+)
+
+
+@strawberry.type
+class Query:
+    outdialtarget: Outdialtarget | None = strawberry.field(
+        resolver=queries.outdialtarget,
+        description=(
+            "Null when no target has this id. Soft-deleted targets are returned, with tmDelete set."
+        ),
+    )
+    outdialtargets: OutdialtargetConnection = strawberry.field(
+        resolver=queries.outdialtargets,
+        description=(
+            "Targets of one outdial that are not deleted, "
+            "newest first (tmCreate, then id, descending)."
+        ),
+    )
+    outdialtarget_counts: OutdialtargetCounts = strawberry.field(
+        resolver=queries.outdialtarget_counts,
+        description="Progress of one outdial: counts of its non-deleted targets by status.",
+    )
+    available_outdialtargets: list[Outdialtarget] = strawberry.field(
+        resolver=queries.available_outdialtargets,
+        description=(
+            "What claimOutdialtarget would choose from, in the same order, "
+            "without changing anything."
+        ),
+    )
+
+
+@strawberry.type
+class Mutation:
+    create_outdialtarget: Outdialtarget = strawberry.mutation(
+        resolver=mutations.create_outdialtarget
+    )
+    create_outdialtargets: list[Outdialtarget] = strawberry.mutation(
+        resolver=mutations.create_outdialtargets,
+        description=(
+            "1 to 1,000 targets at once, all or nothing: one invalid input writes none. "
+            "Returned in input order."
+        ),
+    )
+    update_outdialtarget: Outdialtarget = strawberry.mutation(
+        resolver=mutations.update_outdialtarget
+    )
+    delete_outdialtarget: Outdialtarget = strawberry.mutation(
+        resolver=mutations.delete_outdialtarget,
+        description="Soft delete. Deleting a deleted target returns it unchanged.",
+    )
+    mark_outdialtarget_progressing: Outdialtarget = strawberry.mutation(
+        resolver=mutations.mark_outdialtarget_progressing,
+        description=(
+            "IDLE -> PROGRESSING for the given destination; "
+            "raises that destination's try count by one."
+        ),
+    )
+    update_outdialtarget_status: Outdialtarget = strawberry.mutation(
+        resolver=mutations.update_outdialtarget_status,
+        description=(
+            "PROGRESSING -> IDLE (attempt failed, may retry) or PROGRESSING -> DONE (finished)."
+        ),
+    )
+    claim_outdialtarget: ClaimedOutdialtarget | None = strawberry.mutation(
+        resolver=mutations.claim_outdialtarget,
+        description=(
+            "Atomically pick the next available target of the outdial "
+            "and mark it PROGRESSING; null when none."
+        ),
+    )
+
+
+@strawberry.type
+class Subscription:
+    outdialtarget_status_changed = strawberry.subscription(
+        resolver=subscriptions.outdialtarget_status_changed,
+        description="Every status change of matching targets; no argument means every target.",
+    )
+
+
+class OutdialSchema(strawberry.Schema):
+    def process_errors(
+        self, errors_: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors_:
+            errors.shape(error)
+
+
+def build_schema(**options: Any) -> strawberry.Schema:
+    return OutdialSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=[lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
+        **options,
+    )
+
+
+schema = build_schema()
+
+
+def sdl() -> str:
+    return schema.as_str() + "\n"

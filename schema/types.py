@@ -1,0 +1,134 @@
+"""Output types of the contract, built from domain objects."""
+
+from __future__ import annotations
+
+import strawberry
+
+from domain import models
+from schema.enums import AddressType, OutdialtargetStatus
+
+
+@strawberry.type(description="Where a call goes: a phone number, a SIP URI, an agent, ...")
+class Address:
+    type: AddressType
+    target: str
+    target_name: str
+    name: str
+    detail: str
+
+    @classmethod
+    def of(cls, address: models.Address | None) -> Address | None:
+        if address is None:
+            return None
+        return cls(
+            type=address.type,
+            target=address.target,
+            target_name=address.target_name,
+            name=address.name,
+            detail=address.detail,
+        )
+
+
+@strawberry.type(
+    description="One target of an outdial: up to five destinations, each with its own try count."
+)
+class Outdialtarget:
+    id: strawberry.ID
+    outdial_id: strawberry.ID
+    name: str
+    detail: str
+    data: str
+    status: OutdialtargetStatus
+    destination_0: Address | None
+    destination_1: Address | None
+    destination_2: Address | None
+    destination_3: Address | None
+    destination_4: Address | None
+    try_count_0: int
+    try_count_1: int
+    try_count_2: int
+    try_count_3: int
+    try_count_4: int
+    tm_create: str = strawberry.field(description="UTC, format 'YYYY-MM-DD HH:MM:SS.ffffff'")
+    tm_update: str = strawberry.field(description="UTC, same format; changes on every write")
+    tm_delete: str = strawberry.field(
+        description="UTC, same format; '9999-01-01 00:00:00.000000' while not deleted"
+    )
+
+    @classmethod
+    def of(cls, target: models.Target) -> Outdialtarget:
+        d0, d1, d2, d3, d4 = target.destinations
+        t0, t1, t2, t3, t4 = target.try_counts
+        return cls(
+            id=strawberry.ID(target.id),
+            outdial_id=strawberry.ID(target.outdial_id),
+            name=target.name,
+            detail=target.detail,
+            data=target.data,
+            status=target.status,
+            destination_0=Address.of(d0),
+            destination_1=Address.of(d1),
+            destination_2=Address.of(d2),
+            destination_3=Address.of(d3),
+            destination_4=Address.of(d4),
+            try_count_0=t0,
+            try_count_1=t1,
+            try_count_2=t2,
+            try_count_3=t3,
+            try_count_4=t4,
+            tm_create=target.tm_create,
+            tm_update=target.tm_update,
+            tm_delete=target.tm_delete,
+        )
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class OutdialtargetEdge:
+    cursor: str
+    node: Outdialtarget
+
+
+@strawberry.type
+class OutdialtargetConnection:
+    edges: list[OutdialtargetEdge]
+    page_info: PageInfo
+
+
+@strawberry.type(
+    description="A target handed to one dialer: already PROGRESSING, its try count already raised."
+)
+class ClaimedOutdialtarget:
+    target: Outdialtarget
+    destination_index: int
+    destination: Address
+
+
+@strawberry.type(
+    description="How far an outdial has got: its targets that are not deleted, by status."
+)
+class OutdialtargetCounts:
+    idle: int
+    progressing: int
+    done: int
+    total: int
+
+
+@strawberry.type
+class OutdialtargetStatusChange:
+    target: Outdialtarget
+    previous_status: OutdialtargetStatus
+    status: OutdialtargetStatus
+
+    @classmethod
+    def of(cls, change: models.StatusChange) -> OutdialtargetStatusChange:
+        return cls(
+            target=Outdialtarget.of(change.target),
+            previous_status=change.previous_status,
+            status=change.status,
+        )

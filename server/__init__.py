@@ -1,0 +1,1 @@
+"""Settings, the ASGI app factory, its lifespan, health routes and the CLI."""

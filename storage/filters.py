@@ -1,0 +1,63 @@
+"""MongoDB filters for the domain's rules (domain/claim.py is the rule; this is its query)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.claim import ClaimPolicy
+from domain.models import NOT_DELETED, SLOTS, Status
+from domain.paging import Cursor
+from storage.documents import destination_field, try_count_field
+
+Filter = dict[str, Any]
+
+_NO_ADDRESS: list[Any] = ["", None]
+
+
+def live(target_id: str) -> Filter:
+    return {"_id": target_id, "tm_delete": NOT_DELETED}
+
+
+def holds_destination(slot: int) -> Filter:
+    return {f"{destination_field(slot)}.type": {"$nin": _NO_ADDRESS}}
+
+
+def _tries_below(slot: int, maximum: int) -> Filter:
+    field = try_count_field(slot)
+    return {"$or": [{field: {"$lt": maximum}}, {field: {"$exists": False}}, {field: None}]}
+
+
+def _never_tried() -> Filter:
+    return {"$and": [{try_count_field(slot): {"$in": [0, None]}} for slot in SLOTS]}
+
+
+def available(rules: ClaimPolicy, cutoff: str) -> Filter:
+    dialable = [
+        {"$and": [holds_destination(slot), _tries_below(slot, rules.max_tries(slot))]}
+        for slot in rules.open_slots()
+    ]
+    return {
+        "outdial_id": rules.outdial_id,
+        "status": Status.IDLE.value,
+        "tm_delete": NOT_DELETED,
+        "$and": [
+            {"$or": dialable} if dialable else {"_id": {"$in": []}},
+            {"$or": [_never_tried(), {"tm_update": {"$lte": cutoff}}]},
+        ],
+    }
+
+
+AVAILABLE_ORDER = [("tm_update", 1), ("_id", 1)]
+LIST_ORDER = [("tm_create", -1), ("_id", -1)]
+
+
+def listing(outdial_id: str, status: Status | None, after: Cursor | None) -> Filter:
+    query: Filter = {"outdial_id": outdial_id, "tm_delete": NOT_DELETED}
+    if status is not None:
+        query["status"] = status.value
+    if after is not None:
+        query["$or"] = [
+            {"tm_create": {"$lt": after.tm_create}},
+            {"tm_create": after.tm_create, "_id": {"$lt": after.id}},
+        ]
+    return query
