@@ -25,6 +25,7 @@ class Context:
 
 Info = StrawberryInfo[Context, None]
 
+
 def given[T](value: T | None) -> T | None:
     """An omitted argument (UNSET) reads as None."""
     return None if value is strawberry.UNSET else value
