@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from starlette.applications import Starlette
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 
 from schema.root import schema
+from server.graphiql import STATIC_DIR, STATIC_PATH
 from server.graphql import GraphQLEndpoint
 from server.health import healthz, readyz
 from server.runtime import Runtime
@@ -26,13 +28,12 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Starl
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with _storage(settings, database) as storage:
-            runtime = Runtime.build(settings, storage)
+        async with (
+            _storage(settings, database) as storage,
+            Runtime.running(settings, storage) as runtime,
+        ):
             app.state.runtime = runtime
-            try:
-                yield
-            finally:
-                runtime.broker.close()
+            yield
 
     return Starlette(
         routes=[
@@ -40,6 +41,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Starl
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="graphiql-static"),
         ],
         lifespan=lifespan,
     )

@@ -6,12 +6,15 @@ from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from resolvers.context import Context
+from server.graphiql import STATIC_PATH, graphiql_html
 from server.runtime import Runtime
+
+PAGE = graphiql_html(graphql_path="/graphql", static_path=STATIC_PATH)
 
 
 class GraphQLEndpoint(GraphQL[Context, None]):
@@ -26,4 +29,4 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         return orjson.loads(data)
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        return await super().render_graphql_ide(request)
+        return HTMLResponse(PAGE)

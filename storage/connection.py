@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from storage.driver import Database, PyMongoError, connect, targets_collection
+from domain.events import Broker
+from storage.changes import ChangeStreamConsumer, motor_change_source, supports_change_streams
+from storage.driver import Collection, Database, PyMongoError, connect, targets_collection
 from storage.indexes import ensure_indexes
 from storage.repository import TargetRepository
 
@@ -18,13 +22,43 @@ logger = logging.getLogger("outdial.storage")
 @dataclass(frozen=True, slots=True)
 class Storage:
     database: Database
+    collection: Collection
     repository: TargetRepository
 
     @classmethod
     async def prepare(cls, database: Database) -> Storage:
         collection = targets_collection(database)
         await ensure_indexes(collection)
-        return cls(database, TargetRepository(collection))
+        return cls(database, collection, TargetRepository(collection))
+
+    @asynccontextmanager
+    async def feed_changes(self, broker: Broker) -> AsyncIterator[bool]:
+        """Feed `broker` from a change stream while inside; yields False where none exists."""
+        if not await supports_change_streams(self.database):
+            yield False
+            return
+        await self._record_pre_images()
+        consumer = ChangeStreamConsumer(motor_change_source(self.collection), broker)
+        task = asyncio.create_task(consumer.run(), name="change-stream")
+        try:
+            yield True
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _record_pre_images(self) -> None:
+        """Exact previous statuses need pre-images (MongoDB 6+); without them they are derived."""
+        command = {
+            "collMod": self.collection.name,
+            "changeStreamPreAndPostImages": {"enabled": True},
+        }
+        try:
+            await self.database.command(command)
+        except PyMongoError as error:
+            logger.info(
+                "change stream pre-images unavailable (%s); deriving previous status", error
+            )
 
     async def ping(self) -> bool:
         try:
