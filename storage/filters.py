@@ -11,15 +11,14 @@ from storage.documents import destination_field, try_count_field
 
 Filter = dict[str, Any]
 
-_NO_ADDRESS: list[Any] = ["", None]
-
 
 def live(target_id: str) -> Filter:
     return {"_id": target_id, "tm_delete": NOT_DELETED}
 
 
 def holds_destination(slot: int) -> Filter:
-    return {f"{destination_field(slot)}.type": {"$nin": _NO_ADDRESS}}
+    # $gt "" matches only non-empty strings: null, missing and NONE's "" all fail it.
+    return {f"{destination_field(slot)}.type": {"$gt": ""}}
 
 
 def _tries_below(slot: int, maximum: int) -> Filter:
