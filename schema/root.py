@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.types import ExecutionContext
 
 from resolvers import mutations, queries, subscriptions
@@ -104,13 +104,20 @@ class OutdialSchema(strawberry.Schema):
             errors.shape(error)
 
 
-def build_schema(**options: Any) -> strawberry.Schema:
+Extension = type[SchemaExtension] | Callable[[], SchemaExtension]
+
+
+def build_schema(*, extensions: Sequence[Extension] = ()) -> strawberry.Schema:
+    """The schema; `extensions` run before the parser and validation caches."""
     return OutdialSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
-        **options,
+        extensions=[
+            *extensions,
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+        ],
     )
 
 

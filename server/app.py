@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from schema.root import schema
+from schema.root import build_schema
 from server.graphiql import STATIC_DIR, STATIC_PATH
 from server.graphql import GraphQLEndpoint
 from server.health import healthz, readyz
@@ -24,7 +24,7 @@ logger = logging.getLogger("outdial.server")
 
 def create_app(settings: Settings, *, database: Database | None = None) -> Starlette:
     """The ASGI app; `database` injects a ready database (tests), else settings decide."""
-    graphql = GraphQLEndpoint(schema, keep_alive=True, keep_alive_interval=15)
+    graphql = GraphQLEndpoint(build_schema(), keep_alive=True, keep_alive_interval=15)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from motor.motor_asyncio import (
@@ -10,8 +12,10 @@ from motor.motor_asyncio import (
     AsyncIOMotorDatabase,
 )
 from pymongo import ReturnDocument
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError, WTimeoutError
 from pymongo.write_concern import WriteConcern
+
+from domain.errors import DatabaseUnavailable
 
 Client = AsyncIOMotorClient[dict[str, Any]]
 Database = AsyncIOMotorDatabase[dict[str, Any]]
@@ -30,8 +34,11 @@ __all__ = [
     "PyMongoError",
     "ReturnDocument",
     "connect",
+    "reports_outages",
     "targets_collection",
 ]
+
+_OUTAGES = (ConnectionFailure, ExecutionTimeout, WTimeoutError)
 
 
 def connect(url: str, *, timeout_ms: int) -> Client:
@@ -48,3 +55,18 @@ def connect(url: str, *, timeout_ms: int) -> Client:
 
 def targets_collection(database: Database) -> Collection:
     return database.get_collection(COLLECTION, write_concern=MAJORITY)
+
+
+def reports_outages[**P, R](
+    operation: Callable[P, Coroutine[Any, Any, R]],
+) -> Callable[P, Coroutine[Any, Any, R]]:
+    """Turn the driver's "database unreachable" errors into the domain's DatabaseUnavailable."""
+
+    @functools.wraps(operation)
+    async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await operation(*args, **kwargs)
+        except _OUTAGES as error:
+            raise DatabaseUnavailable("the database did not answer in time; try again") from error
+
+    return guarded

@@ -19,7 +19,7 @@ from storage.documents import (
     target_to_document,
     try_count_field,
 )
-from storage.driver import Collection, ReturnDocument
+from storage.driver import Collection, ReturnDocument, reports_outages
 
 _CLAIM_BATCH = 16
 _CLAIM_ROUNDS = 200
@@ -29,14 +29,17 @@ class TargetRepository:
     def __init__(self, collection: Collection) -> None:
         self._collection = collection
 
+    @reports_outages
     async def get(self, *, target_id: str) -> Target | None:
         doc = await self._collection.find_one({"_id": target_id})
         return None if doc is None else target_from_document(doc)
 
+    @reports_outages
     async def get_many(self, *, target_ids: Sequence[str]) -> dict[str, Target]:
         cursor = self._collection.find({"_id": {"$in": list(set(target_ids))}})
         return {doc["_id"]: target_from_document(doc) async for doc in cursor}
 
+    @reports_outages
     async def list_page(
         self, *, outdial_id: str, status: Status | None, after: Cursor | None, limit: int
     ) -> list[Target]:
@@ -44,6 +47,7 @@ class TargetRepository:
         cursor = self._collection.find(query, sort=filters.LIST_ORDER, limit=limit)
         return [target_from_document(doc) async for doc in cursor]
 
+    @reports_outages
     async def count_by_status(self, *, outdial_id: str) -> dict[Status, int]:
         pipeline: list[dict[str, Any]] = [
             {"$match": {"outdial_id": outdial_id, "tm_delete": NOT_DELETED}},
@@ -54,20 +58,24 @@ class TargetRepository:
             counts[Status(row["_id"])] += row["n"]
         return counts
 
+    @reports_outages
     async def create(self, *, targets: Sequence[Target]) -> None:
         await self._collection.insert_many([target_to_document(t) for t in targets], ordered=True)
 
+    @reports_outages
     async def update(self, *, current: Target, patch: TargetPatch, now: str) -> Target | None:
         query = filters.live(current.id)
         if patch.destinations:
             query |= {"status": Status.IDLE.value, "tm_update": current.tm_update}
         return await self._write(query, {"$set": _patch_fields(patch, now)})
 
+    @reports_outages
     async def delete(self, *, target_id: str, now: str) -> Target | None:
         return await self._write(
             filters.live(target_id), {"$set": {"tm_delete": now, "tm_update": now}}
         )
 
+    @reports_outages
     async def transition(
         self, *, current: Target, to: Status, slot: int | None, now: str
     ) -> Target | None:
@@ -78,12 +86,14 @@ class TargetRepository:
             change["$inc"] = {try_count_field(slot): 1}
         return await self._write(query, change)
 
+    @reports_outages
     async def available(self, *, rules: ClaimPolicy, cutoff: str, limit: int) -> list[Target]:
         cursor = self._collection.find(
             filters.available(rules, cutoff), sort=filters.AVAILABLE_ORDER, limit=limit
         )
         return [target_from_document(doc) async for doc in cursor]
 
+    @reports_outages
     async def claim(
         self, *, rules: ClaimPolicy, cutoff: str, now: str
     ) -> tuple[Target, int] | None:
