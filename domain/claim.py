@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from domain import clock, validation
@@ -65,3 +65,15 @@ def is_available(target: Target, rules: ClaimPolicy, now: datetime) -> bool:
 
 def claim_order(target: Target) -> tuple[str, str]:
     return (target.tm_update, target.id)
+
+
+def after_claim(target: Target, slot: int, now: str) -> Target:
+    """The target as a claim of `slot` at `now` leaves it."""
+    counts = list(target.try_counts)
+    counts[slot] += 1
+    return replace(
+        target,
+        status=Status.PROGRESSING,
+        try_counts=(counts[0], counts[1], counts[2], counts[3], counts[4]),
+        tm_update=now,
+    )

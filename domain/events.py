@@ -7,12 +7,17 @@ import logging
 from collections import deque
 from types import TracebackType
 
+from domain.errors import OutdialError
 from domain.models import StatusChange
 
 logger = logging.getLogger("outdial.events")
 
 
-class SubscriberTooSlow(Exception):
+class SubscriberTooSlow(OutdialError):
+    """Ends the subscription; the client may subscribe again and re-read what it missed."""
+
+    code = "SUBSCRIBER_TOO_SLOW"
+
     def __init__(self, queue_size: int) -> None:
         super().__init__(
             f"subscription ended: the client fell more than {queue_size} events behind"

@@ -46,6 +46,26 @@ def available(rules: ClaimPolicy, cutoff: str) -> Filter:
     }
 
 
+def claim_update(rules: ClaimPolicy, now: str) -> list[Filter]:
+    """One atomic update that marks a target claimed and raises the try count of the slot
+    domain.claim.slot_to_dial picks: the lowest slot with a destination and tries left."""
+    dialable = {slot: _dialable_expression(slot, rules.max_tries(slot)) for slot in SLOTS}
+    raised: Filter = {"status": Status.PROGRESSING.value, "tm_update": now}
+    for slot in rules.open_slots():
+        lower_open = [dialable[lower] for lower in rules.open_slots() if lower < slot]
+        chosen = {"$and": [dialable[slot], *({"$eq": [e, False]} for e in lower_open)]}
+        field = try_count_field(slot)
+        count = {"$ifNull": [f"${field}", 0]}
+        raised[field] = {"$cond": [chosen, {"$add": [count, 1]}, f"${field}"]}
+    return [{"$set": raised}]
+
+
+def _dialable_expression(slot: int, maximum: int) -> Filter:
+    count = {"$ifNull": [f"${try_count_field(slot)}", 0]}
+    kind = {"$ifNull": [f"${destination_field(slot)}.type", ""]}
+    return {"$and": [{"$gt": [kind, ""]}, {"$lt": [count, maximum]}]}
+
+
 AVAILABLE_ORDER = [("tm_update", 1), ("_id", 1)]
 LIST_ORDER = [("tm_create", -1), ("_id", -1)]
 

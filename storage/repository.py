@@ -21,9 +21,6 @@ from storage.documents import (
 )
 from storage.driver import Collection, ReturnDocument, reports_outages
 
-_CLAIM_BATCH = 16
-_CLAIM_ROUNDS = 200
-
 
 class TargetRepository:
     def __init__(self, collection: Collection) -> None:
@@ -97,32 +94,21 @@ class TargetRepository:
     async def claim(
         self, *, rules: ClaimPolicy, cutoff: str, now: str
     ) -> tuple[Target, int] | None:
-        for _ in range(_CLAIM_ROUNDS):
-            candidates = await self.available(rules=rules, cutoff=cutoff, limit=_CLAIM_BATCH)
-            if not candidates:
-                return None
-            for candidate in candidates:
-                won = await self._take(candidate, rules, cutoff, now)
-                if won is not None:
-                    return won
-        return None
-
-    async def _take(
-        self, candidate: Target, rules: ClaimPolicy, cutoff: str, now: str
-    ) -> tuple[Target, int] | None:
-        slot = claim.slot_to_dial(candidate, rules)
-        if slot is None:
+        # One findAndModify: the database picks the first available target and claims it
+        # atomically, so concurrent claimers never take the same one and never fail a race.
+        doc = await self._collection.find_one_and_update(
+            filters.available(rules, cutoff),
+            filters.claim_update(rules, now),
+            sort=filters.AVAILABLE_ORDER,
+            return_document=ReturnDocument.BEFORE,
+        )
+        if doc is None:
             return None
-        unchanged = filters.available(rules, cutoff) | {
-            "_id": candidate.id,
-            "tm_update": candidate.tm_update,
-        }
-        change = {
-            "$set": {"status": Status.PROGRESSING.value, "tm_update": now},
-            "$inc": {try_count_field(slot): 1},
-        }
-        taken = await self._write(unchanged, change)
-        return None if taken is None else (taken, slot)
+        before = target_from_document(doc)
+        slot = claim.slot_to_dial(before, rules)
+        if slot is None:
+            raise RuntimeError(f"claimed target {before.id} has no slot to dial")
+        return claim.after_claim(before, slot, now), slot
 
     async def _write(self, query: Document, change: Document) -> Target | None:
         doc = await self._collection.find_one_and_update(

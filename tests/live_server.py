@@ -90,3 +90,31 @@ def _wait_until_healthy(service: LiveService) -> None:
             pass
         time.sleep(0.05)
     raise RuntimeError(f"service not ready within {START_TIMEOUT_S}s:\n{service.log()}")
+
+
+@contextmanager
+def wire_server(data_dir: Path | None = None) -> Iterator[str]:
+    """A MongoDB-speaking server (`python -m storage.embedded`) in a child process; its URI."""
+    where = ["--memory"] if data_dir is None else ["--data-dir", str(data_dir)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "storage.embedded", *where],
+        cwd=REPO_ROOT,
+        env=dict(os.environ) | {"PYTHONPATH": str(REPO_ROOT)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline().decode().strip()
+        if not line.startswith("URI "):
+            raise RuntimeError(f"wire server did not start: {line!r}")
+        yield line.removeprefix("URI ")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()

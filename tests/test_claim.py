@@ -211,3 +211,40 @@ async def test_available_agrees_with_domain_rule(
     )
     found = await available_ids(gql, max_tries, retry=95_000)
     assert found == [t.id for t in expected]
+
+
+@pytest.mark.parametrize("max_tries", [[1, 1, 1, 1, 1], [0, 2, 0, 1], [3, 0, 0, 0, 2]])
+async def test_claim_raises_the_slot_the_domain_rule_picks(
+    gql: GraphQLClient, database: Database, max_tries: list[int]
+) -> None:
+    """The atomic claim update and domain/claim.py's slot_to_dial agree, slot for slot."""
+    from domain.claim import policy, slot_to_dial
+    from storage.documents import target_from_document
+
+    phone = {"type": "tel", "target": "+821100000009"}
+    docs = []
+    for n in range(30):
+        fields: dict[str, Any] = {"destination_0": None}
+        for slot in range(5):
+            if (n >> slot) & 1 or slot == n % 5:
+                fields[f"destination_{slot}"] = phone
+            fields[f"try_count_{slot}"] = (n * (slot + 1)) % 3
+        if n % 4 == 0:
+            del fields["try_count_1"]
+        docs.append(stored_target(tid(n), **fields))
+    await insert(database, *docs)
+    rules = policy(OUTDIAL, max_tries, 0)
+    collection = database["outdialtargets"]
+    while (claimed := await claim(gql, max_tries)) is not None:
+        target_id = claimed["target"]["id"]
+        before = target_from_document(next(d for d in docs if d["_id"] == target_id))
+        slot = slot_to_dial(before, rules)
+        assert claimed["destinationIndex"] == slot
+        after = await collection.find_one({"_id": target_id})
+        raised = [after.get(f"try_count_{i}", 0) - before.try_counts[i] for i in range(5)]
+        assert raised == [1 if i == slot else 0 for i in range(5)]
+        if "try_count_1" not in next(d for d in docs if d["_id"] == target_id) and slot != 1:
+            assert "try_count_1" not in after
+    assert sum(slot_to_dial(target_from_document(d), rules) is not None for d in docs) == sum(
+        1 for d in await collection.find({"status": "progressing"}).to_list(None)
+    )
