@@ -69,6 +69,13 @@ class DataDirLock:
             os.close(fd)  # closing the last descriptor drops the flock
 
 
+def ensure_data_dir_free(data_dir: Path) -> None:
+    """Fail early, with DataDirInUse, when another process holds `data_dir`."""
+    lock = DataDirLock(data_dir)
+    lock.acquire()
+    lock.release()
+
+
 def _read_pid(fd: int) -> int | None:
     text = os.pread(fd, 32, 0).decode(errors="replace").strip()
     return int(text) if text.isdigit() else None
