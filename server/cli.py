@@ -40,6 +40,14 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from server.app import create_app
 
     logs.configure(settings.log_level, settings.log_format)
+    if settings.mongodb_url is None:
+        from storage.embedded import DataDirInUse, ensure_data_dir_free
+
+        try:
+            ensure_data_dir_free(settings.data_dir)
+        except DataDirInUse as error:
+            sys.stderr.write(f"outdial-graphql: {error}\n")
+            return 1
     uvicorn.run(
         create_app(settings),
         host=settings.host,
