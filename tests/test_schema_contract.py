@@ -11,7 +11,15 @@ from graphql import GraphQLSchema, build_schema, introspection_from_schema
 from schema.root import schema, sdl
 
 REPO = Path(__file__).resolve().parents[1]
-CONTRACT = REPO.parent / "shared" / "contract" / "outdialtarget.graphql"
+# The shared contract beside the checkout when there is one, else the copy kept in tests/.
+CONTRACT = next(
+    path
+    for path in (
+        REPO.parent / "shared" / "contract" / "outdialtarget.graphql",
+        REPO / "tests" / "contract" / "outdialtarget.graphql",
+    )
+    if path.exists()
+)
 
 
 def type_name(ref: dict[str, Any]) -> str:
