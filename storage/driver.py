@@ -39,14 +39,22 @@ __all__ = [
 ]
 
 _OUTAGES = (ConnectionFailure, ExecutionTimeout, WTimeoutError)
+_HEARTBEAT_TIMEOUT_MS = 20_000
+_WRITE_TIMEOUT_MS = 60_000
 
 
 def connect(url: str, *, timeout_ms: int) -> Client:
+    """A client that gives up on an unreachable database after `timeout_ms`.
+
+    Sockets and heartbeats get more room than that: a reachable but busy database (the
+    embedded one needs seconds for 1,000 inserts) must finish a write rather than have
+    the client walk away from it and report a failure for a change that still happens.
+    """
     return AsyncIOMotorClient(
         url,
         serverSelectionTimeoutMS=timeout_ms,
-        connectTimeoutMS=timeout_ms,
-        socketTimeoutMS=timeout_ms * 3,
+        connectTimeoutMS=max(timeout_ms, _HEARTBEAT_TIMEOUT_MS),
+        socketTimeoutMS=max(timeout_ms, _WRITE_TIMEOUT_MS),
         tz_aware=False,
         uuidRepresentation="standard",
         appname="outdial-graphql",
@@ -67,6 +75,12 @@ def reports_outages[**P, R](
         try:
             return await operation(*args, **kwargs)
         except _OUTAGES as error:
-            raise DatabaseUnavailable("the database did not answer in time; try again") from error
+            raise DatabaseUnavailable(_OUTAGE_MESSAGE) from error
 
     return guarded
+
+
+_OUTAGE_MESSAGE = (
+    "the database did not answer in time; if this was a write, it may or may not have "
+    "been applied: read before retrying it"
+)
