@@ -2,7 +2,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast test-wire lint schema bench clean
+.PHONY: run test test-fast test-wire lint schema bench audit clean
 
 run: $(STAMP)
 	$(BIN)/outdial-graphql serve
@@ -23,6 +23,10 @@ lint: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/outdial-graphql export-schema schema.graphql
+
+# graphql-http's GraphQL-over-HTTP server audit against the real service (needs node and npm).
+audit: $(STAMP)
+	$(BIN)/python -m pytest -p no:cacheprovider -q -s tests/test_graphql_over_http.py -k audit
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.graphql_vs_plain

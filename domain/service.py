@@ -31,6 +31,9 @@ class Claimed:
     slot: int
 
 
+ClaimListener = Callable[[Claimed | None], None]
+
+
 class TargetService:
     def __init__(
         self,
@@ -38,11 +41,13 @@ class TargetService:
         *,
         cursors: CursorCodec,
         on_status_change: StatusListener = lambda change: None,
+        on_claim: ClaimListener = lambda claimed: None,
         now: clock.Clock = clock.utc_now,
     ) -> None:
         self._store = store
         self._cursors = cursors
         self._on_status_change = on_status_change
+        self._on_claim = on_claim
         self._now = now
 
     # queries
@@ -153,10 +158,13 @@ class TargetService:
             rules=rules, cutoff=rules.retry_cutoff(moment), now=clock.format_time(moment)
         )
         if won is None:
+            self._on_claim(None)
             return None
         target, slot = won
+        claimed = Claimed(target, slot)
         self._on_status_change(StatusChange(target, previous_status=Status.IDLE))
-        return Claimed(target, slot)
+        self._on_claim(claimed)
+        return claimed
 
     async def _transition(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -12,15 +13,23 @@ from domain.events import Broker
 from domain.models import Target
 from domain.service import TargetService
 
+Scope = Literal["read", "write"]
+
 
 @dataclass
 class Context:
     service: TargetService
     broker: Broker
+    # What the caller may do (None: not authenticated); checked once per operation.
+    scope: Scope | None = None
+    # A websocket's connection_init payload; strawberry sets it.
+    connection_params: dict[str, object] | None = None
     targets: DataLoader[str, Target | None] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.targets = DataLoader(load_fn=self.service.get_many)
+        # Batches the reads of one tick into one query. No cache: a websocket connection keeps
+        # its context for its whole life, and must not answer later queries from old reads.
+        self.targets = DataLoader(load_fn=self.service.get_many, cache=False)
 
 
 Info = StrawberryInfo[Context, None]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from graphql import GraphQLError, GraphQLSyntaxError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from domain.errors import OutdialError
 
@@ -20,6 +22,8 @@ def shape(error: GraphQLError) -> None:
         error.extensions = original.extensions
     elif original is None and error.path is None:
         error.extensions = {"code": _request_error_code(error), **(error.extensions or {})}
+    elif isinstance(original, CannotGetOperationTypeError | InvalidOperationTypeError):
+        error.extensions = {"code": "GRAPHQL_VALIDATION_FAILED"}
     elif isinstance(original, GraphQLError) and original.original_error is None:
         error.extensions = {"code": "BAD_USER_INPUT", **(original.extensions or {})}
     else:
@@ -27,6 +31,14 @@ def shape(error: GraphQLError) -> None:
         error.message = INTERNAL_MESSAGE
         error.original_error = None
         error.extensions = {"code": "INTERNAL_SERVER_ERROR"}
+
+
+def hide_suggestions(error: GraphQLError) -> None:
+    """Drop graphql-core's "Did you mean ...?" hints, which name types, fields and values."""
+    error.message = _SUGGESTION.sub("", error.message)
+
+
+_SUGGESTION = re.compile(r" Did you mean [^?]*\?")
 
 
 def _request_error_code(error: GraphQLError) -> str:

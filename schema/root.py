@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
 
 import strawberry
 from graphql import GraphQLError
@@ -11,6 +12,7 @@ from strawberry.types import ExecutionContext
 
 from resolvers import mutations, queries, subscriptions
 from schema import errors
+from schema.fast_execution import FastExecutionContext
 from schema.types import (
     ClaimedOutdialtarget,
     Outdialtarget,
@@ -97,28 +99,53 @@ class Subscription:
 
 
 class OutdialSchema(strawberry.Schema):
+    # With introspection off, "Did you mean ...?" must not reveal the schema either.
+    hide_suggestions = False
+
     def process_errors(
         self, errors_: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         for error in errors_:
             errors.shape(error)
+            if self.hide_suggestions:
+                errors.hide_suggestions(error)
 
 
 Extension = type[SchemaExtension] | Callable[[], SchemaExtension]
 
 
-def build_schema(*, extensions: Sequence[Extension] = ()) -> strawberry.Schema:
+class _ParserCache(ParserCache):
+    """Leaves a document that does not parse to strawberry, which reports it as a GraphQL error.
+
+    The stock cache raises from its hook, which the websocket path does not catch.
+    """
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        with suppress(GraphQLError):
+            context.graphql_document = self.cached_parse_document(
+                context.query, **context.parse_options
+            )
+        yield
+
+
+def build_schema(
+    *, extensions: Sequence[Extension] = (), hide_suggestions: bool = False
+) -> strawberry.Schema:
     """The schema; `extensions` run before the parser and validation caches."""
-    return OutdialSchema(
+    built = OutdialSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        execution_context_class=FastExecutionContext,
         extensions=[
             *extensions,
-            lambda: ParserCache(maxsize=256),
+            lambda: _ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
         ],
     )
+    built.hide_suggestions = hide_suggestions
+    return built
 
 
 schema = build_schema()

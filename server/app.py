@@ -5,17 +5,25 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import timedelta
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from schema.root import build_schema
+from server.auth import Authenticator, ScopeCheck
+from server.cors import cors
 from server.graphiql import STATIC_DIR, STATIC_PATH
 from server.graphql import GraphQLEndpoint
 from server.health import healthz, readyz
+from server.limits import BodySizeLimit, document_limits
+from server.metrics import Metrics
+from server.requestlog import OperationNames, RequestLog
 from server.runtime import Runtime
 from server.settings import Settings
+from server.shutdown import OpenWebSockets, TrackWebSockets
 from storage.connection import Storage, open_storage
 from storage.driver import Database
 
@@ -24,27 +32,59 @@ logger = logging.getLogger("outdial.server")
 
 def create_app(settings: Settings, *, database: Database | None = None) -> Starlette:
     """The ASGI app; `database` injects a ready database (tests), else settings decide."""
-    graphql = GraphQLEndpoint(build_schema(), keep_alive=True, keep_alive_interval=15)
+    metrics = Metrics()
+    websockets = OpenWebSockets()
+    authenticator = Authenticator(settings.auth_tokens)
+    authenticator.warn_if_open()
+    schema = build_schema(
+        extensions=[metrics.extension(), OperationNames, ScopeCheck, *document_limits(settings)],
+        hide_suggestions=not settings.introspection,
+    )
+    graphql = GraphQLEndpoint(
+        schema,
+        keep_alive=True,
+        keep_alive_interval=15,
+        authenticator=authenticator,
+        allowed_origins=settings.cors_origins,
+        max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+        connection_init_wait_timeout=timedelta(milliseconds=settings.connection_init_timeout_ms),
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with (
             _storage(settings, database) as storage,
-            Runtime.running(settings, storage) as runtime,
+            Runtime.running(
+                settings,
+                storage,
+                on_status_change=metrics.status_changed,
+                on_claim=metrics.claim_finished,
+            ) as runtime,
         ):
             app.state.runtime = runtime
+            metrics.watch(runtime.broker)
             yield
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics.endpoint),
             Mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="graphiql-static"),
+        ],
+        middleware=[
+            Middleware(RequestLog),
+            *cors(settings.cors_origins),
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+            Middleware(TrackWebSockets, websockets=websockets),
         ],
         lifespan=lifespan,
     )
+    # The server closes these with 1001 when it stops (server.shutdown.GracefulServer).
+    app.state.websockets = websockets
+    return app
 
 
 def _storage(settings: Settings, database: Database | None) -> AbstractAsyncContextManager[Storage]:

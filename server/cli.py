@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
 import sys
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Coroutine, Sequence
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from server.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from storage.connection import Storage
+
+DEMO_COUNT = 50
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,6 +40,33 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export-schema", help="write the schema as SDL")
     export.add_argument("path", nargs="?", type=Path, help="file to write (default: stdout)")
     export.set_defaults(command=_export_schema)
+    load = commands.add_parser(
+        "import",
+        help="load targets from a JSON-lines file of stored documents",
+        description="Load targets from FILE, one stored document (JSON) a line. Every line is "
+        "checked first; by default one bad line means nothing is imported (exit 1).",
+    )
+    load.add_argument("file", type=Path, metavar="FILE")
+    load.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="import the good lines, report and skip the bad ones (and ids already stored)",
+    )
+    load.add_argument(
+        "--batch-size", type=_whole(1, 10_000), default=200, help="targets a write (default 200)"
+    )
+    load.set_defaults(command=_import)
+    demo = commands.add_parser(
+        "demo",
+        help="fill an outdial with example targets; prints the outdial id",
+        description="Create example targets (varied destinations and statuses) in an outdial "
+        "and print its id.",
+    )
+    demo.add_argument("--outdial", type=_uuid, help="outdial id (default: a new random one)")
+    demo.add_argument(
+        "--count", type=_whole(1, 100_000), default=DEMO_COUNT, help=f"default {DEMO_COUNT}"
+    )
+    demo.set_defaults(command=_demo)
     return parser
 
 
@@ -38,6 +75,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from server import logs
     from server.app import create_app
+    from server.shutdown import GracefulServer
 
     logs.configure(settings.log_level, settings.log_format)
     if settings.mongodb_url is None:
@@ -48,14 +86,17 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         except DataDirInUse as error:
             sys.stderr.write(f"outdial-graphql: {error}\n")
             return 1
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,
+        access_log=False,  # server.requestlog writes one line per request
         ws_per_message_deflate=False,
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=settings.shutdown_timeout_s,
     )
+    GracefulServer(config, app.state.websockets).run()
     return 0
 
 
@@ -68,6 +109,108 @@ def _export_schema(settings: Settings, args: argparse.Namespace) -> int:
     else:
         args.path.write_text(text)
     return 0
+
+
+def _import(settings: Settings, args: argparse.Namespace) -> int:
+    from server.importer import ImportResult, import_file
+
+    if not args.file.is_file():
+        return _fail(f"{args.file}: no such file", status=2)
+
+    async def run() -> ImportResult:
+        async with _storage(settings) as storage:
+            return await import_file(
+                args.file,
+                storage.repository,
+                skip_bad=args.skip_bad,
+                batch_size=args.batch_size,
+                progress=sys.stderr,
+            )
+
+    try:
+        result = _run_quietly(run())
+    except _expected_failures() as error:
+        return _fail(str(error))
+    skipped = f", skipped {len(result.bad):,} bad line(s)" if result.bad and args.skip_bad else ""
+    sys.stderr.write(f"imported {result.written:,} target(s) from {args.file}{skipped}\n")
+    return 0 if result.ok or args.skip_bad else 1
+
+
+def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    from domain.paging import CursorCodec
+    from domain.service import TargetService
+    from server.demo import fill
+
+    outdial_id: str = args.outdial or str(uuid.uuid4())
+
+    async def run() -> str:
+        async with _storage(settings) as storage:
+            codec = CursorCodec(settings.cursor_secret.encode())
+            service = TargetService(storage.repository, cursors=codec)
+            statuses = await fill(service, outdial_id, args.count)
+        return ", ".join(f"{statuses[s]} {s.name}" for s in sorted(statuses, key=lambda s: s.name))
+
+    try:
+        summary = _run_quietly(run())
+    except _expected_failures() as error:
+        return _fail(str(error))
+    sys.stdout.write(f"{outdial_id}\n")
+    sys.stderr.write(f"created {args.count} example targets in outdial {outdial_id}: {summary}\n")
+    return 0
+
+
+def _storage(settings: Settings) -> AbstractAsyncContextManager[Storage]:
+    from storage.connection import open_storage
+
+    return open_storage(
+        url=settings.mongodb_url,
+        database=settings.mongodb_db,
+        data_dir=settings.data_dir,
+        timeout_ms=settings.db_timeout_ms,
+    )
+
+
+def _run_quietly[T](work: Coroutine[Any, Any, T]) -> T:
+    """Run a one-off command: warnings only, so progress on stderr stays readable."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return asyncio.run(work)
+
+
+def _expected_failures() -> tuple[type[Exception], ...]:
+    """What a one-off command reports in one line: the data dir is busy, the database is down."""
+    from domain.errors import OutdialError
+    from storage.driver import PyMongoError
+    from storage.embedded import DataDirInUse
+
+    return (DataDirInUse, OutdialError, PyMongoError, OSError)
+
+
+def _fail(message: str, *, status: int = 1) -> int:
+    sys.stderr.write(f"outdial-graphql: {message}\n")
+    return status
+
+
+def _uuid(raw: str) -> str:
+    from domain.errors import BadUserInput
+    from domain.validation import uuid_arg
+
+    try:
+        return uuid_arg(raw, "--outdial")
+    except BadUserInput as error:
+        raise argparse.ArgumentTypeError(error.rule) from None
+
+
+def _whole(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {raw!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low:,} and {high:,}")
+        return value
+
+    return parse
 
 
 if __name__ == "__main__":

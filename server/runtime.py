@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from domain.events import Broker
 from domain.models import StatusChange
 from domain.paging import CursorCodec
-from domain.service import TargetService
+from domain.service import ClaimListener, StatusListener, TargetService
 from server.settings import Settings
 from storage.connection import Storage
 
@@ -25,7 +25,15 @@ class Runtime:
 
     @classmethod
     @asynccontextmanager
-    async def running(cls, settings: Settings, storage: Storage) -> AsyncIterator[Runtime]:
+    async def running(
+        cls,
+        settings: Settings,
+        storage: Storage,
+        *,
+        on_status_change: StatusListener = lambda change: None,
+        on_claim: ClaimListener = lambda claimed: None,
+    ) -> AsyncIterator[Runtime]:
+        """`on_status_change` and `on_claim` hear what this instance does (metrics)."""
         broker = Broker()
         async with storage.feed_changes(broker) as streaming:
             if not streaming:
@@ -37,7 +45,8 @@ class Runtime:
                 storage.repository,
                 cursors=CursorCodec(settings.cursor_secret.encode()),
                 # With a change stream every change, ours included, arrives through it.
-                on_status_change=_ignore if streaming else broker.publish,
+                on_status_change=_both(on_status_change, _ignore if streaming else broker.publish),
+                on_claim=on_claim,
             )
             try:
                 yield cls(storage, broker, service)
@@ -47,3 +56,11 @@ class Runtime:
 
 def _ignore(change: StatusChange) -> None:
     pass
+
+
+def _both(first: StatusListener, second: StatusListener) -> StatusListener:
+    def both(change: StatusChange) -> None:
+        first(change)
+        second(change)
+
+    return both

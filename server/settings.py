@@ -7,6 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from strawberry.http.websocket_origin import normalize_allowed_origins
+
+from server.auth import Credential, parse_credentials, token_entries
+
 
 class SettingsError(ValueError):
     pass
@@ -23,6 +27,24 @@ class Settings:
     cursor_secret: str = "outdial-graphql-cursor"
     log_level: str = "INFO"
     log_format: str = "text"
+    shutdown_timeout_s: int = 10
+    # Hardening: see README "Configuration".
+    auth_tokens: tuple[Credential, ...] = ()
+    require_auth: bool = False
+    introspection: bool = True
+    cors_origins: tuple[str, ...] = ()
+    max_query_depth: int = 15
+    max_aliases: int = 100
+    max_tokens: int = 2000
+    max_body_bytes: int = 2 * 1024 * 1024
+    max_subscriptions_per_connection: int = 20
+    connection_init_timeout_ms: int = 10_000
+
+    def __post_init__(self) -> None:
+        if self.require_auth and not self.auth_tokens:
+            raise SettingsError(
+                "REQUIRE_AUTH=1 but no tokens are configured: set AUTH_TOKENS or AUTH_TOKENS_FILE"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -43,6 +65,43 @@ class Settings:
             cursor_secret=get("CURSOR_SECRET") or defaults.cursor_secret,
             log_level=(get("LOG_LEVEL") or defaults.log_level).upper(),
             log_format=_choice(get("LOG_FORMAT"), "LOG_FORMAT", ("text", "json")),
+            shutdown_timeout_s=_integer(
+                get("SHUTDOWN_TIMEOUT_S"),
+                "SHUTDOWN_TIMEOUT_S",
+                defaults.shutdown_timeout_s,
+                0,
+                3600,
+            ),
+            auth_tokens=_credentials(get("AUTH_TOKENS"), get("AUTH_TOKENS_FILE")),
+            require_auth=_flag(get("REQUIRE_AUTH"), "REQUIRE_AUTH", defaults.require_auth),
+            introspection=_flag(get("INTROSPECTION"), "INTROSPECTION", defaults.introspection),
+            cors_origins=_origins(get("CORS_ORIGINS")),
+            max_query_depth=_integer(
+                get("MAX_QUERY_DEPTH"), "MAX_QUERY_DEPTH", defaults.max_query_depth, 1, 100
+            ),
+            max_aliases=_integer(
+                get("MAX_ALIASES"), "MAX_ALIASES", defaults.max_aliases, 0, 10_000
+            ),
+            max_tokens=_integer(
+                get("MAX_TOKENS"), "MAX_TOKENS", defaults.max_tokens, 10, 1_000_000
+            ),
+            max_body_bytes=_integer(
+                get("MAX_BODY_BYTES"), "MAX_BODY_BYTES", defaults.max_body_bytes, 1024, 1 << 30
+            ),
+            max_subscriptions_per_connection=_integer(
+                get("MAX_SUBSCRIPTIONS_PER_CONNECTION"),
+                "MAX_SUBSCRIPTIONS_PER_CONNECTION",
+                defaults.max_subscriptions_per_connection,
+                1,
+                10_000,
+            ),
+            connection_init_timeout_ms=_integer(
+                get("CONNECTION_INIT_TIMEOUT_MS"),
+                "CONNECTION_INIT_TIMEOUT_MS",
+                defaults.connection_init_timeout_ms,
+                10,
+                600_000,
+            ),
         )
 
 
@@ -64,3 +123,37 @@ def _choice(raw: str | None, name: str, choices: tuple[str, ...]) -> str:
     if raw.lower() not in choices:
         raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
     return raw.lower()
+
+
+def _flag(raw: str | None, name: str, default: bool) -> bool:
+    if raw is None:
+        return default
+    if raw.lower() not in _FLAGS:
+        raise SettingsError(f"{name} must be 1 or 0 (or true/false, yes/no, on/off), got {raw!r}")
+    return _FLAGS[raw.lower()]
+
+
+_FLAGS = {"1": True, "true": True, "yes": True, "on": True}
+_FLAGS |= {"0": False, "false": False, "no": False, "off": False}
+
+
+def _credentials(variable: str | None, file_name: str | None) -> tuple[Credential, ...]:
+    file_text = None
+    if file_name is not None:
+        try:
+            file_text = Path(file_name).read_text()
+        except OSError as error:
+            raise SettingsError(f"AUTH_TOKENS_FILE {file_name}: {error.strerror}") from None
+    try:
+        return parse_credentials(token_entries(variable, file_text, file_name or ""))
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
+
+
+def _origins(raw: str | None) -> tuple[str, ...]:
+    origins = tuple(origin.strip() for origin in (raw or "").split(",") if origin.strip())
+    try:
+        normalize_allowed_origins(origins)
+    except ValueError as error:
+        raise SettingsError(f"CORS_ORIGINS: {error}") from None
+    return origins

@@ -1,0 +1,151 @@
+"""Caps on what one request may ask for, checked before any resolver runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationContext,
+    ValidationRule,
+)
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
+
+from server.settings import Settings
+
+
+def document_limits(settings: Settings) -> list[Callable[[], SchemaExtension]]:
+    """Schema extensions enforcing the caps; built once, so validation stays cacheable."""
+    rules: list[type[ASTValidationRule]] = [
+        operation_limits(settings.max_query_depth, settings.max_aliases)
+    ]
+    if not settings.introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    return [lambda: MaxTokensLimiter(settings.max_tokens), lambda: AddValidationRules(rules)]
+
+
+def operation_limits(max_depth: int, max_aliases: int) -> type[ValidationRule]:
+    class OperationLimits(ValidationRule):
+        """Depth and alias count of each operation, introspection included."""
+
+        def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+            # Runs after graphql-core checked that fragments do not nest too deeply to walk.
+            depth, aliases = _Measure(self.context).selection_set(node.selection_set)
+            name = f"'{node.name.value}'" if node.name else "The operation"
+            if depth > max_depth:
+                self.report_error(
+                    GraphQLError(f"{name} nests fields {depth} deep; at most {max_depth}.", node)
+                )
+            if aliases > max_aliases:
+                self.report_error(
+                    GraphQLError(f"{name} uses {aliases} aliases; at most {max_aliases}.", node)
+                )
+
+    return OperationLimits
+
+
+class _Measure:
+    """Deepest field path and number of aliased fields, each fragment measured once."""
+
+    def __init__(self, context: ValidationContext) -> None:
+        self.fragments: dict[str, FragmentDefinitionNode] = {
+            definition.name.value: definition
+            for definition in context.document.definitions
+            if isinstance(definition, FragmentDefinitionNode)
+        }
+        self.measured: dict[str, tuple[int, int]] = {}
+
+    def selection_set(self, node: SelectionSetNode | None) -> tuple[int, int]:
+        depth = aliases = 0
+        for selection in node.selections if node else ():
+            if isinstance(selection, FieldNode):
+                inner_depth, inner_aliases = self.selection_set(selection.selection_set)
+                depth = max(depth, 1 + inner_depth)
+                aliases += inner_aliases + (selection.alias is not None)
+            elif isinstance(selection, InlineFragmentNode):
+                inner_depth, inner_aliases = self.selection_set(selection.selection_set)
+                depth, aliases = max(depth, inner_depth), aliases + inner_aliases
+            elif isinstance(selection, FragmentSpreadNode):
+                inner_depth, inner_aliases = self.fragment(selection.name.value)
+                depth, aliases = max(depth, inner_depth), aliases + inner_aliases
+        return depth, aliases
+
+    def fragment(self, name: str) -> tuple[int, int]:
+        if name not in self.measured:
+            self.measured[name] = (0, 0)  # a cycle adds nothing here; graphql-core reports it
+            fragment = self.fragments.get(name)
+            self.measured[name] = self.selection_set(fragment.selection_set if fragment else None)
+        return self.measured[name]
+
+
+class BodySizeLimit:
+    """ASGI middleware: 413 for a request body over `max_bytes`, without reading it all."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_bytes:
+            await self._refuse(send)
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracked_send)
+        except _BodyTooLarge:
+            if not started:
+                await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        message = f"The request body is larger than the limit of {self.max_bytes:,} bytes."
+        body = orjson.dumps(
+            {"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}
+        )
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None

@@ -1,0 +1,175 @@
+"""Prometheus metrics of one app, kept in a registry of its own (never the global one)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable, Iterator
+
+from graphql import GraphQLError
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import choose_encoder
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
+
+from domain.errors import DatabaseUnavailable
+from domain.events import Broker
+from domain.models import Status, StatusChange
+from domain.service import Claimed
+
+# Operation names come from clients: beyond this many distinct ones, new names count as "other".
+MAX_OPERATION_NAMES = 200
+ANONYMOUS = "anonymous"
+OTHER = "other"
+OK = "ok"
+
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
+_REQUEST_ERRORS = (CannotGetOperationTypeError, InvalidOperationTypeError)
+_LEGAL_TRANSITIONS = (
+    (Status.IDLE, Status.PROGRESSING),
+    (Status.PROGRESSING, Status.IDLE),
+    (Status.PROGRESSING, Status.DONE),
+)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.operations = Counter(
+            "outdial_graphql_operations",
+            "GraphQL operations by operation name, type and outcome "
+            "(ok, or the code of the first error)",
+            ["operation", "type", "outcome"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "outdial_graphql_operation_duration_seconds",
+            "Time to answer a query or mutation (subscriptions are not timed)",
+            ["operation", "type"],
+            registry=self.registry,
+        )
+        self.executing = Gauge(
+            "outdial_graphql_operations_executing",
+            "Operations being executed right now",
+            registry=self.registry,
+        )
+        self.subscriptions = Gauge(
+            "outdial_subscriptions_active",
+            "Status-change subscriptions open on this instance",
+            registry=self.registry,
+        )
+        self.claims = Counter(
+            "outdial_claims",
+            "claimOutdialtarget calls by outcome: claimed, or empty when nothing was available",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.transitions = Counter(
+            "outdial_status_transitions",
+            "Status changes this instance wrote, by previous and new status",
+            ["from", "to"],
+            registry=self.registry,
+        )
+        self.database_errors = Counter(
+            "outdial_database_errors",
+            "Operations that failed because the database did not answer in time",
+            registry=self.registry,
+        )
+        self._operation_names: set[str] = set()
+        for outcome in ("claimed", "empty"):
+            self.claims.labels(outcome)
+        for before, after in _LEGAL_TRANSITIONS:
+            self.transitions.labels(before.name, after.name)
+        self.subscriptions.set_function(lambda: 0)
+
+    def watch(self, broker: Broker) -> None:
+        self.subscriptions.set_function(lambda: len(broker))
+
+    def status_changed(self, change: StatusChange) -> None:
+        self.transitions.labels(change.previous_status.name, change.status.name).inc()
+
+    def claim_finished(self, claimed: Claimed | None) -> None:
+        self.claims.labels("empty" if claimed is None else "claimed").inc()
+
+    def extension(self) -> Callable[[], SchemaExtension]:
+        return lambda: OperationMetrics(self)
+
+    async def endpoint(self, request: Request) -> Response:
+        encode, content_type = choose_encoder(request.headers.get("accept", ""))
+        return Response(encode(self.registry), headers={"Content-Type": content_type})
+
+    def operation_label(self, name: str | None) -> str:
+        if name is None:
+            return ANONYMOUS
+        if name in self._operation_names:
+            return name
+        if not _NAME.fullmatch(name) or len(self._operation_names) >= MAX_OPERATION_NAMES:
+            return OTHER
+        self._operation_names.add(name)
+        return name
+
+
+class OperationMetrics(SchemaExtension):
+    """Counts and times every operation; one instance per operation."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        failure: BaseException | None = None
+        try:
+            yield
+        except BaseException as error:
+            failure = error
+            raise
+        finally:
+            self._record(time.perf_counter() - started, failure)
+
+    def on_execute(self) -> Iterator[None]:
+        self._metrics.executing.inc()
+        try:
+            yield
+        finally:
+            self._metrics.executing.dec()
+
+    def _record(self, seconds: float, failure: BaseException | None) -> None:
+        context = self.execution_context
+        kind = _operation_type(context)
+        operation = self._metrics.operation_label(context.operation_name)
+        errors = _errors(context)
+        outcome = _outcome(kind, errors, failure)
+        self._metrics.operations.labels(operation, kind, outcome).inc()
+        if kind != OperationType.SUBSCRIPTION.value:
+            self._metrics.duration.labels(operation, kind).observe(seconds)
+        if any(isinstance(e.original_error, DatabaseUnavailable) for e in errors):
+            self._metrics.database_errors.inc()
+
+
+def _operation_type(context: ExecutionContext) -> str:
+    try:
+        return context.operation_type.value
+    except (RuntimeError, *_REQUEST_ERRORS):
+        return "unknown"
+
+
+def _errors(context: ExecutionContext) -> list[GraphQLError]:
+    errors = context.pre_execution_errors if context.result is None else context.result.errors
+    return list(errors or [])
+
+
+def _outcome(kind: str, errors: list[GraphQLError], failure: BaseException | None) -> str:
+    if isinstance(failure, GeneratorExit | asyncio.CancelledError):
+        # A subscription ends this way when its client stops it or goes away.
+        return OK if kind == OperationType.SUBSCRIPTION.value else "CANCELLED"
+    if failure is not None:
+        return "BAD_REQUEST" if isinstance(failure, _REQUEST_ERRORS) else "INTERNAL_SERVER_ERROR"
+    if not errors:
+        return OK
+    code = (errors[0].extensions or {}).get("code")
+    return code if isinstance(code, str) else "INTERNAL_SERVER_ERROR"
