@@ -6,6 +6,7 @@ import strawberry
 
 from domain import validation
 from domain.events import Subscription
+from domain.models import StatusChange
 from resolvers.context import Info, given
 from schema.types import OutdialtargetStatusChange
 
@@ -25,6 +26,27 @@ def outdialtarget_status_changed(
 async def _events(subscription: Subscription) -> AsyncGenerator[OutdialtargetStatusChange]:
     try:
         async for change in subscription:
-            yield OutdialtargetStatusChange.of(change)
+            yield _payloads.of(change)
     finally:
         subscription.close()
+
+
+class _Payloads:
+    """One payload object per change, whoever receives it: their executions can be shared
+    (schema.shared_events). Keyed by identity: the broker hands out one object per change."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._recent: dict[int, tuple[StatusChange, OutdialtargetStatusChange]] = {}
+
+    def of(self, change: StatusChange) -> OutdialtargetStatusChange:
+        recent = self._recent.get(id(change))
+        if recent is None or recent[0] is not change:
+            recent = (change, OutdialtargetStatusChange.of(change))
+            self._recent[id(change)] = recent
+            while len(self._recent) > self._size:
+                del self._recent[next(iter(self._recent))]
+        return recent[1]
+
+
+_payloads = _Payloads(256)

@@ -12,7 +12,7 @@ from strawberry.types import ExecutionContext
 
 from resolvers import mutations, queries, subscriptions
 from schema import errors
-from schema.fast_execution import FastExecutionContext
+from schema.shared_events import SharedEventExecutionContext
 from schema.types import (
     ClaimedOutdialtarget,
     Outdialtarget,
@@ -137,7 +137,7 @@ def build_schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        execution_context_class=FastExecutionContext,
+        execution_context_class=SharedEventExecutionContext,
         extensions=[
             *extensions,
             lambda: _ParserCache(maxsize=256),

@@ -43,7 +43,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Starl
     graphql = GraphQLEndpoint(
         schema,
         keep_alive=True,
-        keep_alive_interval=15,
+        keep_alive_interval=settings.keep_alive_interval_s,
         authenticator=authenticator,
         allowed_origins=settings.cors_origins,
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,

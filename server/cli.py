@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 import uuid
@@ -78,6 +79,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from server.shutdown import GracefulServer
 
     logs.configure(settings.log_level, settings.log_format)
+    # Thousands of websockets keep millions of objects alive; with the default thresholds
+    # full collections run every few seconds and pause every subscriber for up to 2 s.
+    gc.set_threshold(50_000, 50, 1000)
     if settings.mongodb_url is None:
         from storage.embedded import DataDirInUse, ensure_data_dir_free
 

@@ -34,7 +34,7 @@ class Runtime:
         on_claim: ClaimListener = lambda claimed: None,
     ) -> AsyncIterator[Runtime]:
         """`on_status_change` and `on_claim` hear what this instance does (metrics)."""
-        broker = Broker()
+        broker = Broker(queue_size=settings.subscription_queue_size)
         async with storage.feed_changes(broker) as streaming:
             if not streaming:
                 logger.warning(

@@ -39,6 +39,9 @@ class Settings:
     max_body_bytes: int = 2 * 1024 * 1024
     max_subscriptions_per_connection: int = 20
     connection_init_timeout_ms: int = 10_000
+    # Subscriptions: events a subscriber may fall behind before it is ended; keep-alive pings.
+    subscription_queue_size: int = 1000
+    keep_alive_interval_s: int = 15
 
     def __post_init__(self) -> None:
         if self.require_auth and not self.auth_tokens:
@@ -101,6 +104,20 @@ class Settings:
                 defaults.connection_init_timeout_ms,
                 10,
                 600_000,
+            ),
+            subscription_queue_size=_integer(
+                get("SUBSCRIPTION_QUEUE_SIZE"),
+                "SUBSCRIPTION_QUEUE_SIZE",
+                defaults.subscription_queue_size,
+                1,
+                1_000_000,
+            ),
+            keep_alive_interval_s=_integer(
+                get("KEEP_ALIVE_INTERVAL_S"),
+                "KEEP_ALIVE_INTERVAL_S",
+                defaults.keep_alive_interval_s,
+                1,
+                3600,
             ),
         )
 

@@ -13,6 +13,7 @@ server sent on the connection before that change has arrived.
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -35,6 +36,8 @@ from tests.operations import CLAIM, CREATE, CREATE_MANY, MARK, REPORT, TARGET_FI
 from tests.ws_client import LEGACY_WS, PROTOCOLS, TRANSPORT_WS, Frame, GraphQLWebSocket, Operation
 
 TIMEOUT = 5.0
+# Small, so a stalled subscriber falls that far behind in a few hundred events.
+QUEUE_SIZE = 300
 # Generous for a shared 2-core machine; measured well under 0.1 s.
 HEALTHY_BOUND_S = 2.0
 BARRIER_RETRY_S = 2.0
@@ -74,7 +77,8 @@ def errors_of(frame: Frame) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def service() -> Iterator[LiveService]:
-    with wire_server() as url, live_service({"MONGODB_URL": url}) as running:
+    env = {"SUBSCRIPTION_QUEUE_SIZE": str(QUEUE_SIZE)}
+    with wire_server() as url, live_service(env | {"MONGODB_URL": url}) as running:
         yield running
 
 
@@ -377,6 +381,20 @@ async def test_legacy_graphql_ws_gets_keep_alive_messages(connect: Any) -> None:
         assert await client.control_message() == {"type": "ka"}
 
 
+def test_keep_alive_interval_is_configurable() -> None:
+    """Idle connections behind proxies see traffic every KEEP_ALIVE_INTERVAL_S seconds."""
+
+    async def keep_alives(url: str) -> list[dict[str, Any]]:
+        async with GraphQLWebSocket.connect(url, LEGACY_WS) as legacy:
+            return [await legacy.control_message() for _ in range(3)]
+
+    with (
+        tempfile.TemporaryDirectory() as data_dir,
+        live_service({"DATA_DIR": data_dir, "KEEP_ALIVE_INTERVAL_S": "1"}) as svc,
+    ):
+        assert asyncio.run(keep_alives(svc.ws_url)) == [{"type": "ka"}] * 3
+
+
 def test_without_change_streams_the_service_says_so_once_at_start_up(
     service: LiveService,
 ) -> None:
@@ -393,8 +411,8 @@ def test_without_change_streams_the_service_says_so_once_at_start_up(
 async def test_a_stalled_subscriber_delays_no_one_and_ends_with_an_error_when_far_behind(
     api: Api, connect: Any, service: LiveService
 ) -> None:
-    """Stalled clients stop reading: first their socket buffers fill, then (after 1,000 more
-    events, the broker's queue size) their subscriptions end; healthy ones keep up throughout."""
+    """Stalled clients stop reading: first their socket buffers fill, then (after QUEUE_SIZE
+    more events) their subscriptions end; healthy ones keep up throughout."""
     outdial = new_outdial()
     # Big targets fill the stalled sockets in a few events.
     targets = await api.create_many(outdial, 10, data="x" * 16_000)
@@ -433,12 +451,13 @@ async def test_a_stalled_subscriber_delays_no_one_and_ends_with_an_error_when_fa
             if full_at is None and all(0 < queued[c] == queued_before[c] for c in stalled):
                 full_at = published  # the server's sends to them no longer move
             queued_before = queued
-            if ended_at is None and "more than 1000 events behind" in service.log():
+            if ended_at is None and f"more than {QUEUE_SIZE} events behind" in service.log():
                 ended_at = published
 
         assert full_at is not None and full_at <= 300, "the stalled sockets never filled"
         assert ended_at is not None, "the stalled subscriptions were never ended"
-        assert ended_at > 1000
+        assert ended_at > full_at
+        assert ended_at > QUEUE_SIZE
         ended = [line for line in service.log().splitlines() if "events behind" in line]
         assert len(ended) == 8
         assert all("WARNING" in line and outdial in line for line in ended)
@@ -461,7 +480,7 @@ async def test_a_stalled_subscriber_delays_no_one_and_ends_with_an_error_when_fa
                 ]
                 assert errors_of(error) == [
                     {
-                        "message": "subscription ended: the client fell more than 1000 "
+                        "message": f"subscription ended: the client fell more than {QUEUE_SIZE} "
                         "events behind",
                         "extensions": {"code": "SUBSCRIBER_TOO_SLOW"},
                     }
