@@ -17,6 +17,7 @@ from storage.changes import (
     status_change_from,
     supports_change_streams,
 )
+from tests.documents import stored_document
 
 pytestmark = pytest.mark.asyncio
 
@@ -29,36 +30,9 @@ ENDS = object()  # the server closed the cursor without an invalidate
 
 
 def stored(target_id: str, status: str, **changes: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "_id": target_id,
-        "id": target_id,
-        "outdial_id": OUTDIAL,
-        "name": "test destination 0",
-        "detail": "",
-        "data": "",
-        "status": status,
-        "destination_0": {
-            "type": "tel",
-            "target": "+821100000001",
-            "target_name": "",
-            "name": "",
-            "detail": "",
-        },
-        "destination_1": None,
-        "destination_2": None,
-        "destination_3": None,
-        "destination_4": None,
-        "try_count_0": 0,
-        "try_count_1": 0,
-        "try_count_2": 0,
-        "try_count_3": 0,
-        "try_count_4": 0,
-        "tm_create": "2024-05-01 10:00:00.000000",
-        "tm_update": "2024-05-01 10:00:00.000000",
-        "tm_delete": "9999-01-01 00:00:00.000000",
-    }
-    doc.update(changes)
-    return doc
+    at = "2024-05-01 10:00:00.000000"
+    base = {"name": "test destination 0", "status": status, "tm_create": at, "tm_update": at}
+    return stored_document(target_id, **(base | changes))
 
 
 class Recorder:

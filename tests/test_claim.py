@@ -11,36 +11,7 @@ from domain.clock import format_time
 from storage.driver import Database
 from tests import operations as ops
 from tests.conftest import OTHER_OUTDIAL, OUTDIAL, GraphQLClient
-
-NOT_DELETED = "9999-01-01 00:00:00.000000"
-
-
-def stored_target(target_id: str, **fields: Any) -> dict[str, Any]:
-    """A document as another program would store it, idle and never tried unless told."""
-    doc: dict[str, Any] = {
-        "_id": target_id,
-        "id": target_id,
-        "outdial_id": OUTDIAL,
-        "name": "",
-        "detail": "",
-        "data": "",
-        "status": "idle",
-        "tm_create": "2022-04-30 17:52:16.484341",
-        "tm_update": "2022-04-30 17:52:16.484341",
-        "tm_delete": NOT_DELETED,
-    }
-    for slot in range(5):
-        doc[f"destination_{slot}"] = None
-        doc[f"try_count_{slot}"] = 0
-    doc["destination_0"] = {
-        "type": "tel",
-        "target": "+821100000001",
-        "target_name": "",
-        "name": "",
-        "detail": "",
-    }
-    doc.update(fields)
-    return doc
+from tests.documents import stored_document
 
 
 def tid(n: int) -> str:
@@ -69,7 +40,7 @@ async def test_claim_takes_lowest_dialable_slot_and_raises_its_count(
     gql: GraphQLClient, database: Database
 ) -> None:
     phone = {"type": "tel", "target": "+821100000002"}
-    await insert(database, stored_target(tid(1), try_count_0=2, destination_2=phone))
+    await insert(database, stored_document(tid(1), try_count_0=2, destination_2=phone))
     claimed = await claim(gql, [2, 0, 1])
     assert claimed is not None
     assert claimed["destinationIndex"] == 2
@@ -84,7 +55,7 @@ async def test_claim_takes_lowest_dialable_slot_and_raises_its_count(
 async def test_short_max_try_counts_treat_missing_slots_as_zero(
     gql: GraphQLClient, database: Database
 ) -> None:
-    only_slot_3 = stored_target(
+    only_slot_3 = stored_document(
         tid(1), destination_0=None, destination_3={"type": "tel", "target": "+821100000003"}
     )
     await insert(database, only_slot_3)
@@ -94,13 +65,13 @@ async def test_short_max_try_counts_treat_missing_slots_as_zero(
 
 
 async def test_empty_max_try_counts_match_nothing(gql: GraphQLClient, database: Database) -> None:
-    await insert(database, stored_target(tid(1)))
+    await insert(database, stored_document(tid(1)))
     assert await available_ids(gql, []) == []
     assert await claim(gql, []) is None
 
 
 async def test_exhausted_targets_are_not_available(gql: GraphQLClient, database: Database) -> None:
-    await insert(database, stored_target(tid(1), try_count_0=3), stored_target(tid(2)))
+    await insert(database, stored_document(tid(1), try_count_0=3), stored_document(tid(2)))
     assert await available_ids(gql, [3]) == [tid(2)]
 
 
@@ -109,9 +80,9 @@ async def test_retry_interval_applies_only_to_tried_targets(
 ) -> None:
     await insert(
         database,
-        stored_target(tid(1), try_count_0=1, tm_update=ago(seconds=30)),
-        stored_target(tid(2), try_count_0=1, tm_update=ago(seconds=120)),
-        stored_target(tid(3), tm_update=ago(seconds=1)),
+        stored_document(tid(1), try_count_0=1, tm_update=ago(seconds=30)),
+        stored_document(tid(2), try_count_0=1, tm_update=ago(seconds=120)),
+        stored_document(tid(3), tm_update=ago(seconds=1)),
     )
     minute = 60_000
     assert await available_ids(gql, [5], retry=minute) == [tid(2), tid(3)]
@@ -123,12 +94,12 @@ async def test_deleted_done_progressing_and_other_outdials_are_excluded(
 ) -> None:
     await insert(
         database,
-        stored_target(tid(1), tm_delete="2023-01-01 00:00:00.000000"),
-        stored_target(tid(2), status="done"),
-        stored_target(tid(3), status="progressing"),
-        stored_target(tid(4), outdial_id=OTHER_OUTDIAL),
-        stored_target(tid(5), destination_0={"type": "", "target": ""}),
-        stored_target(tid(6)),
+        stored_document(tid(1), tm_delete="2023-01-01 00:00:00.000000"),
+        stored_document(tid(2), status="done"),
+        stored_document(tid(3), status="progressing"),
+        stored_document(tid(4), outdial_id=OTHER_OUTDIAL),
+        stored_document(tid(5), destination_0={"type": "", "target": ""}),
+        stored_document(tid(6)),
     )
     assert await available_ids(gql, [5]) == [tid(6)]
 
@@ -137,16 +108,16 @@ async def test_order_is_tm_update_then_id(gql: GraphQLClient, database: Database
     same = "2022-01-01 00:00:00.000000"
     await insert(
         database,
-        stored_target(tid(3), tm_update=same),
-        stored_target(tid(1), tm_update="2022-01-02 00:00:00.000000"),
-        stored_target(tid(2), tm_update=same),
+        stored_document(tid(3), tm_update=same),
+        stored_document(tid(1), tm_update="2022-01-02 00:00:00.000000"),
+        stored_document(tid(2), tm_update=same),
     )
     assert await available_ids(gql, [1]) == [tid(2), tid(3), tid(1)]
 
 
 async def test_claims_follow_available_order(gql: GraphQLClient, database: Database) -> None:
     docs = [
-        stored_target(tid(n), tm_update=f"2022-01-01 00:00:{(7 * n) % 10:02d}.000000")
+        stored_document(tid(n), tm_update=f"2022-01-01 00:00:{(7 * n) % 10:02d}.000000")
         for n in range(10)
     ]
     await insert(database, *docs)
@@ -157,7 +128,7 @@ async def test_claims_follow_available_order(gql: GraphQLClient, database: Datab
 
 
 async def test_available_limit_and_no_writes(gql: GraphQLClient, database: Database) -> None:
-    await insert(database, *(stored_target(tid(n)) for n in range(5)))
+    await insert(database, *(stored_document(tid(n)) for n in range(5)))
     before = await database["outdialtargets"].find().sort("_id").to_list(None)
     data = await gql.data(ops.AVAILABLE, outdialId=OUTDIAL, max=[1], limit=2)
     assert len(data["availableOutdialtargets"]) == 2
@@ -167,7 +138,7 @@ async def test_available_limit_and_no_writes(gql: GraphQLClient, database: Datab
 async def test_a_failed_attempt_is_retried_after_the_interval(
     gql: GraphQLClient, database: Database
 ) -> None:
-    await insert(database, stored_target(tid(1)))
+    await insert(database, stored_document(tid(1)))
     first = await claim(gql, [2], retry=3_600_000)
     assert first is not None and first["target"]["tryCount0"] == 1
     await gql.data(ops.REPORT, id=tid(1), status="IDLE")
@@ -197,7 +168,7 @@ async def test_available_agrees_with_domain_rule(
         }
         if n % 11 == 0:
             fields["tm_delete"] = "2024-01-01 00:00:00.000000"
-        docs.append(stored_target(tid(n), **fields))
+        docs.append(stored_document(tid(n), **fields))
     await insert(database, *docs)
     rules = policy(OUTDIAL, max_tries, 95_000)
     now = datetime.now(UTC)
@@ -231,7 +202,7 @@ async def test_claim_raises_the_slot_the_domain_rule_picks(
             fields[f"try_count_{slot}"] = (n * (slot + 1)) % 3
         if n % 4 == 0:
             del fields["try_count_1"]
-        docs.append(stored_target(tid(n), **fields))
+        docs.append(stored_document(tid(n), **fields))
     await insert(database, *docs)
     rules = policy(OUTDIAL, max_tries, 0)
     collection = database["outdialtargets"]

@@ -19,12 +19,12 @@ from server.settings import Settings
 from storage.connection import open_storage
 from storage.embedded import DataDirLock
 from tests import operations as ops
+from tests.documents import NOT_DELETED, stored_document
 from tests.live_server import REPO_ROOT
 
 pytestmark = pytest.mark.wire  # the embedded database, over a socket
 
 OUTDIAL = "40bea034-1d17-474d-a5de-da00d0861c69"
-NOT_DELETED = "9999-01-01 00:00:00.000000"
 
 
 def tid(n: int) -> str:
@@ -32,35 +32,10 @@ def tid(n: int) -> str:
 
 
 def document(n: int, **fields: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "_id": tid(n),
-        "id": tid(n),
-        "outdial_id": OUTDIAL,
-        "name": f"target {n}",
-        "detail": "",
-        "data": '{"crm": 1}',
-        "status": "idle",
-        "destination_0": {
-            "type": "tel",
-            "target": f"+8211{n:08d}",
-            "target_name": "",
-            "name": "mobile",
-            "detail": "",
-        },
-        "destination_1": None,
-        "destination_2": None,
-        "destination_3": None,
-        "destination_4": None,
-        "try_count_0": 0,
-        "try_count_1": 0,
-        "try_count_2": 0,
-        "try_count_3": 0,
-        "try_count_4": 0,
-        "tm_create": "2022-04-30 17:52:16.484341",
-        "tm_update": "2022-04-30 17:52:16.484341",
-        "tm_delete": NOT_DELETED,
-    }
-    return doc | fields
+    phone = {"type": "tel", "target": f"+8211{n:08d}", "target_name": "", "name": "mobile"}
+    phone["detail"] = ""
+    base = {"name": f"target {n}", "data": '{"crm": 1}', "destination_0": phone}
+    return stored_document(tid(n), **(base | fields))
 
 
 def write_lines(path: Path, lines: list[dict[str, Any] | str]) -> Path:
