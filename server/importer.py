@@ -19,7 +19,7 @@ from typing import Any, TextIO
 import orjson
 
 from domain import clock, validation
-from domain.errors import BadUserInput, DatabaseUnavailable
+from domain.errors import BadUserInput
 from domain.models import NOT_DELETED, SLOTS, Address, AddressType, Status, Target
 from domain.validation import TargetDraft
 from storage.documents import (
@@ -27,7 +27,6 @@ from storage.documents import (
     target_from_document,
     try_count_field,
 )
-from storage.driver import PyMongoError
 from storage.repository import TargetRepository
 
 # Small batches keep each write well inside the database timeout, also on the embedded server,
@@ -108,7 +107,7 @@ async def import_file(
     for first_line, batch in batches:
         try:
             await repository.create(targets=batch)
-        except (PyMongoError, DatabaseUnavailable) as error:
+        except Exception as error:  # reported with where to resume, then raised as it was
             progress.write(
                 f"writing the batch from line {first_line} failed ({error}); "
                 f"{result.written:,} target(s) were imported before it; run again with "
