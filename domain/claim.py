@@ -63,10 +63,6 @@ def is_available(target: Target, rules: ClaimPolicy, now: datetime) -> bool:
     )
 
 
-def claim_order(target: Target) -> tuple[str, str]:
-    return (target.tm_update, target.id)
-
-
 def after_claim(target: Target, slot: int, now: str) -> Target:
     """The target as a claim of `slot` at `now` leaves it."""
     counts = list(target.try_counts)

@@ -13,8 +13,9 @@ ALLOWED: frozenset[tuple[Status, Status]] = frozenset(
     }
 )
 
-PREVIOUS: dict[Status, Status] = {to: before for before, to in ALLOWED if to is not Status.IDLE}
-PREVIOUS[Status.IDLE] = Status.PROGRESSING
+# Each status has exactly one way in, so a change's previous status follows from its new one
+# (used where a change arrives without the document as it was before).
+PREVIOUS: dict[Status, Status] = {to: before for before, to in ALLOWED}
 
 
 def is_allowed(current: Status, to: Status) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 
 from pymongo.errors import OperationFailure
 
+from domain import states
 from domain.events import Broker
 from domain.models import Status, StatusChange
 from storage.documents import target_from_document
@@ -28,13 +29,6 @@ ChangeSource = Callable[
 STATUS_PIPELINE: list[dict[str, Any]] = [
     {"$match": {"operationType": {"$in": ["insert", "update", "replace", "invalidate"]}}}
 ]
-
-# The only transition into each status (see the state machine), used when no pre-image exists.
-PREVIOUS_STATUS = {
-    Status.PROGRESSING: Status.IDLE,
-    Status.IDLE: Status.PROGRESSING,
-    Status.DONE: Status.PROGRESSING,
-}
 
 # The resume token points at history the server no longer has: resuming can never succeed.
 UNRESUMABLE_CODES = frozenset({260, 280, 286})
@@ -146,7 +140,7 @@ def status_change_from(change: ChangeDocument) -> StatusChange | None:
     if kind == "replace":
         logger.debug("skipping replace of %s: no pre-image", change.get("documentKey"))
         return None
-    return StatusChange(target=target, previous_status=PREVIOUS_STATUS[target.status])
+    return StatusChange(target=target, previous_status=states.PREVIOUS[target.status])
 
 
 def _document_after(
