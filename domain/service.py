@@ -52,9 +52,6 @@ class TargetService:
 
     # queries
 
-    async def get(self, target_id: str) -> Target | None:
-        return await self._store.get(target_id=validation.uuid_arg(target_id, "id"))
-
     async def get_many(self, target_ids: Sequence[str]) -> list[Target | None]:
         """For a DataLoader: ids must already be validated."""
         found = await self._store.get_many(target_ids=target_ids)
