@@ -31,6 +31,7 @@ audit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.graphql_vs_plain
 	$(BIN)/python -m bench.fanout --subscribers 100,1000,5000
+	$(BIN)/python -m bench.scale
 
 $(STAMP): pyproject.toml
 	@PY=$$(scripts/find-python) || exit 1; \

@@ -1,6 +1,6 @@
 """GraphQL against a plain JSON route reading the same documents from the same store.
 
-    python -m bench.graphql_vs_plain [--backend mock|wire] [--seconds S] [--rounds N]
+    python -m bench.graphql_vs_plain [--backend sqlite|mock|wire] [--seconds S] [--rounds N]
                                      [--targets N] [--http] [--clock wall|cpu]
 
 One app holds both: the real /graphql endpoint and a plain Starlette route calling the same
@@ -16,12 +16,14 @@ import gc
 import importlib.util
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -39,7 +41,7 @@ from server.graphql import GraphQLEndpoint
 from server.runtime import Runtime
 from server.settings import Settings
 from storage.documents import target_to_document
-from storage.driver import Database, connect
+from tests.backends import Backend, open_backend
 from tests.operations import TARGET_FIELDS
 
 OUTDIAL = "7d0f6b1e-3c55-4e61-9a0e-2b8c4f1d9a37"
@@ -93,8 +95,8 @@ async def plain_page(request: Request) -> Response:
     return Response(body, media_type="application/json")
 
 
-def bench_app(database: Database) -> Starlette:
-    app = create_app(Settings(), database=database)
+def bench_app(backend: Backend) -> Starlette:
+    app = create_app(Settings(), storage=backend.opener())
     app.router.routes += [
         Route("/plain/outdialtargets/{id}", plain_target),
         Route("/plain/outdials/{outdial_id}/outdialtargets", plain_page),
@@ -286,20 +288,10 @@ def report(pairs: list[Pair], stores: dict[str, Variant]) -> str:
 
 
 @asynccontextmanager
-async def open_database(backend: str) -> AsyncIterator[Database]:
-    if backend == "mock":
-        from mongomock_motor import AsyncMongoMockClient
-
-        yield AsyncMongoMockClient()["bench"]
-        return
-    from storage.embedded import EmbeddedMongo
-
-    async with EmbeddedMongo(None) as uri:
-        client = connect(uri, timeout_ms=5000)
-        try:
-            yield client["bench"]
-        finally:
-            client.close()
+async def open_database(backend: str) -> AsyncIterator[Backend]:
+    with tempfile.TemporaryDirectory() as data_dir:
+        async with open_backend(backend, Path(data_dir)) as opened:
+            yield opened
 
 
 @asynccontextmanager
@@ -436,7 +428,7 @@ async def main_async(args: argparse.Namespace) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.graphql_vs_plain", description=__doc__)
-    parser.add_argument("--backend", choices=("mock", "wire"), default="wire")
+    parser.add_argument("--backend", choices=("sqlite", "mock", "wire"), default="sqlite")
     parser.add_argument("--seconds", type=float, default=1.0, help="per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per pair")
     parser.add_argument("--targets", type=int, default=120, help="targets in the outdial")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -61,6 +61,11 @@ def is_available(target: Target, rules: ClaimPolicy, now: datetime) -> bool:
         and slot_to_dial(target, rules) is not None
         and (target.never_tried or target.tm_update <= rules.retry_cutoff(now))
     )
+
+
+def in_claim_order(targets: Iterable[Target]) -> list[Target]:
+    """Claim order: tm_update ascending, then id."""
+    return sorted(targets, key=lambda target: (target.tm_update, target.id))
 
 
 def after_claim(target: Target, slot: int, now: str) -> Target:

@@ -20,3 +20,10 @@ def format_time(moment: datetime) -> str:
 
 def earlier(moment: datetime, milliseconds: int) -> str:
     return format_time(moment - timedelta(milliseconds=milliseconds))
+
+
+def next_update(previous: str, now: str) -> str:
+    """A write's tm_update: its clock time, or just after `previous` when that is not later."""
+    if now > previous:
+        return now
+    return format_time(datetime.strptime(previous, TIME_FORMAT) + timedelta(microseconds=1))

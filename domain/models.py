@@ -55,6 +55,9 @@ class Target:
     tm_create: str
     tm_update: str
     tm_delete: str
+    # The current claim, while PROGRESSING through a claim: its token and, if leased, its end.
+    claim_token: str | None = None
+    lease_expires: str | None = None
 
     @property
     def deleted(self) -> bool:

@@ -8,7 +8,6 @@ from typing import Protocol
 from domain.claim import ClaimPolicy
 from domain.models import Status, Target
 from domain.paging import Cursor
-from domain.validation import TargetPatch
 
 
 class TargetStore(Protocol):
@@ -24,16 +23,15 @@ class TargetStore(Protocol):
 
     async def create(self, *, targets: Sequence[Target]) -> None: ...
 
-    async def update(self, *, current: Target, patch: TargetPatch, now: str) -> Target | None: ...
-
-    async def delete(self, *, target_id: str, now: str) -> Target | None: ...
-
-    async def transition(
-        self, *, current: Target, to: Status, slot: int | None, now: str
-    ) -> Target | None: ...
+    async def replace(self, *, current: Target, after: Target) -> Target | None:
+        """Write `after` in one conditional write, only while the stored target still has
+        `current`'s status, tm_update and tm_delete; None when it does not."""
+        ...
 
     async def available(self, *, rules: ClaimPolicy, cutoff: str, limit: int) -> list[Target]: ...
 
     async def claim(
-        self, *, rules: ClaimPolicy, cutoff: str, now: str
-    ) -> tuple[Target, int] | None: ...
+        self, *, rules: ClaimPolicy, cutoff: str, now: str, limit: int
+    ) -> list[tuple[Target, int]]:
+        """Up to `limit` claims in claim order, each atomic; with the slot each one dials."""
+        ...

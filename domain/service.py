@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from domain import claim, clock, states, validation
 from domain.errors import BadUserInput, Conflict, NotFound
@@ -103,27 +103,28 @@ class TargetService:
     async def update(self, target_id: str, value: TargetPatch) -> Target:
         checked_id = validation.uuid_arg(target_id, "id")
         checked = validation.patch(value)
-        for _ in range(_WRITE_ATTEMPTS):
-            current = await self._live(checked_id)
+
+        def change(current: Target, now: str) -> Target:
             if checked.destinations:
                 states.check_destinations_editable(current.status)
                 _check_leaves_destination(current, checked)
-            now = clock.format_time(self._now())
-            updated = await self._store.update(current=current, patch=checked, now=now)
-            if updated is not None:
-                return updated
-        raise _contended(checked_id)
+            return _patched(current, checked, now)
+
+        return await self._rewrite(checked_id, change)
 
     async def delete(self, target_id: str) -> Target:
         checked_id = validation.uuid_arg(target_id, "id")
-        now = clock.format_time(self._now())
-        deleted = await self._store.delete(target_id=checked_id, now=now)
-        if deleted is not None:
-            return deleted
-        already = await self._store.get(target_id=checked_id)
-        if already is None:
-            raise NotFound(checked_id)
-        return already
+        for _ in range(_WRITE_ATTEMPTS):
+            current = await self._store.get(target_id=checked_id)
+            if current is None:
+                raise NotFound(checked_id)
+            if current.deleted:
+                return current
+            now = self._next_update(current)
+            deleted = replace(current, tm_delete=now, tm_update=now)
+            if await self._store.replace(current=current, after=deleted) is not None:
+                return deleted
+        raise _contended(checked_id)
 
     async def mark_progressing(self, target_id: str, slot: int) -> Target:
         checked_id = validation.uuid_arg(target_id, "id")
@@ -136,7 +137,10 @@ class TargetService:
             if not current.has_destination(checked_slot):
                 raise BadUserInput("destinationIndex", f"slot {checked_slot} holds no destination")
 
-        return await self._transition(checked_id, Status.PROGRESSING, checked_slot, check)
+        def change(current: Target, now: str) -> Target:
+            return claim.after_claim(current, checked_slot, now)
+
+        return await self._transition(checked_id, check, change)
 
     async def report_status(self, target_id: str, status: Status) -> Target:
         checked_id = validation.uuid_arg(target_id, "id")
@@ -144,7 +148,10 @@ class TargetService:
         def check(current: Target) -> None:
             states.check_reported_status(current.status, status)
 
-        return await self._transition(checked_id, status, None, check)
+        def change(current: Target, now: str) -> Target:
+            return states.after_report(current, status, now)
+
+        return await self._transition(checked_id, check, change)
 
     async def claim(
         self, outdial_id: str, max_try_counts: Sequence[int], retry_interval_ms: int
@@ -152,12 +159,12 @@ class TargetService:
         rules = claim.policy(outdial_id, max_try_counts, retry_interval_ms)
         moment = self._now()
         won = await self._store.claim(
-            rules=rules, cutoff=rules.retry_cutoff(moment), now=clock.format_time(moment)
+            rules=rules, cutoff=rules.retry_cutoff(moment), now=clock.format_time(moment), limit=1
         )
-        if won is None:
+        if not won:
             self._on_claim(None)
             return None
-        target, slot = won
+        target, slot = won[0]
         claimed = Claimed(target, slot)
         self._on_status_change(StatusChange(target, previous_status=Status.IDLE))
         self._on_claim(claimed)
@@ -166,19 +173,36 @@ class TargetService:
     async def _transition(
         self,
         target_id: str,
-        to: Status,
-        slot: int | None,
         check: Callable[[Target], None],
+        change: Callable[[Target, str], Target],
     ) -> Target:
+        def checked_change(current: Target, now: str) -> Target:
+            check(current)
+            return change(current, now)
+
+        def published(before: Target, after: Target) -> None:
+            self._on_status_change(StatusChange(after, previous_status=before.status))
+
+        return await self._rewrite(target_id, checked_change, published)
+
+    async def _rewrite(
+        self,
+        target_id: str,
+        change: Callable[[Target, str], Target],
+        on_written: Callable[[Target, Target], None] = lambda before, after: None,
+    ) -> Target:
+        """Read the live target, apply the rule, write it back only if nobody wrote between."""
         for _ in range(_WRITE_ATTEMPTS):
             current = await self._live(target_id)
-            check(current)
-            now = clock.format_time(self._now())
-            changed = await self._store.transition(current=current, to=to, slot=slot, now=now)
-            if changed is not None:
-                self._on_status_change(StatusChange(changed, previous_status=current.status))
-                return changed
+            after = change(current, self._next_update(current))
+            written = await self._store.replace(current=current, after=after)
+            if written is not None:
+                on_written(current, written)
+                return written
         raise _contended(target_id)
+
+    def _next_update(self, current: Target) -> str:
+        return clock.next_update(current.tm_update, clock.format_time(self._now()))
 
     async def _live(self, target_id: str) -> Target:
         current = await self._store.get(target_id=target_id)
@@ -191,6 +215,18 @@ def _check_leaves_destination(current: Target, patch: TargetPatch) -> None:
     after = [patch.destinations.get(slot, current.destinations[slot]) for slot in SLOTS]
     if all(destination is None for destination in after):
         raise BadUserInput("input", "an update must leave at least one destination")
+
+
+def _patched(current: Target, patch: TargetPatch, now: str) -> Target:
+    destinations = tuple(patch.destinations.get(slot, current.destinations[slot]) for slot in SLOTS)
+    return replace(
+        current,
+        name=current.name if patch.name is None else patch.name,
+        detail=current.detail if patch.detail is None else patch.detail,
+        data=current.data if patch.data is None else patch.data,
+        destinations=destinations,  # type: ignore[arg-type]
+        tm_update=now,
+    )
 
 
 def _contended(target_id: str) -> Conflict:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from domain.errors import InvalidState
-from domain.models import Status
+from domain.models import Status, Target
 
 ALLOWED: frozenset[tuple[Status, Status]] = frozenset(
     {
@@ -38,3 +40,8 @@ def check_reported_status(current: Status, to: Status) -> None:
 def check_destinations_editable(current: Status) -> None:
     if current is not Status.IDLE:
         raise InvalidState(current, "changing destinations")
+
+
+def after_report(target: Target, to: Status, now: str) -> Target:
+    """The target as a report of `to` leaves it: out of PROGRESSING, its claim gone."""
+    return replace(target, status=to, tm_update=now, claim_token=None, lease_expires=None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 
@@ -24,14 +24,16 @@ from server.requestlog import OperationNames, RequestLog
 from server.runtime import Runtime
 from server.settings import Settings
 from server.shutdown import OpenWebSockets, TrackWebSockets
-from storage.connection import Storage, open_storage
-from storage.driver import Database
+from storage.backend import Storage, open_storage
 
 logger = logging.getLogger("outdial.server")
 
 
-def create_app(settings: Settings, *, database: Database | None = None) -> Starlette:
-    """The ASGI app; `database` injects a ready database (tests), else settings decide."""
+StorageOpener = Callable[[], AbstractAsyncContextManager[Storage]]
+
+
+def create_app(settings: Settings, *, storage: StorageOpener | None = None) -> Starlette:
+    """The ASGI app; `storage` injects how to open the store (tests), else settings decide."""
     metrics = Metrics()
     websockets = OpenWebSockets()
     authenticator = Authenticator(settings.auth_tokens)
@@ -53,10 +55,10 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Starl
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with (
-            _storage(settings, database) as storage,
+            _storage(settings, storage) as opened,
             Runtime.running(
                 settings,
-                storage,
+                opened,
                 on_status_change=metrics.status_changed,
                 on_claim=metrics.claim_finished,
             ) as runtime,
@@ -87,17 +89,14 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Starl
     return app
 
 
-def _storage(settings: Settings, database: Database | None) -> AbstractAsyncContextManager[Storage]:
-    if database is not None:
-        return _injected(database)
+def _storage(
+    settings: Settings, storage: StorageOpener | None
+) -> AbstractAsyncContextManager[Storage]:
+    if storage is not None:
+        return storage()
     return open_storage(
         url=settings.mongodb_url,
         database=settings.mongodb_db,
         data_dir=settings.data_dir,
         timeout_ms=settings.db_timeout_ms,
     )
-
-
-@asynccontextmanager
-async def _injected(database: Database) -> AsyncIterator[Storage]:
-    yield await Storage.prepare(database)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from server.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
-    from storage.connection import Storage
+    from storage.backend import Storage
 
 DEMO_COUNT = 50
 
@@ -83,7 +83,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # full collections run every few seconds and pause every subscriber for up to 2 s.
     gc.set_threshold(50_000, 50, 1000)
     if settings.mongodb_url is None:
-        from storage.embedded import DataDirInUse, ensure_data_dir_free
+        from storage.datadir import DataDirInUse, ensure_data_dir_free
 
         try:
             ensure_data_dir_free(settings.data_dir)
@@ -164,7 +164,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _storage(settings: Settings) -> AbstractAsyncContextManager[Storage]:
-    from storage.connection import open_storage
+    from storage.backend import open_storage
 
     return open_storage(
         url=settings.mongodb_url,
@@ -183,8 +183,8 @@ def _run_quietly[T](work: Coroutine[Any, Any, T]) -> T:
 def _expected_failures() -> tuple[type[Exception], ...]:
     """What a one-off command reports in one line: the data dir is busy, the database is down."""
     from domain.errors import OutdialError
-    from storage.driver import PyMongoError
-    from storage.embedded import DataDirInUse
+    from storage.datadir import DataDirInUse
+    from storage.mongo.driver import PyMongoError
 
     return (DataDirInUse, OutdialError, PyMongoError, OSError)
 

@@ -21,13 +21,13 @@ import orjson
 from domain import clock, validation
 from domain.errors import BadUserInput
 from domain.models import NOT_DELETED, SLOTS, Address, AddressType, Status, Target
+from domain.ports import TargetStore
 from domain.validation import TargetDraft
 from storage.documents import (
     destination_field,
     target_from_document,
     try_count_field,
 )
-from storage.repository import TargetRepository
 
 # Small batches keep each write well inside the database timeout, also on the embedded server,
 # whose inserts slow down as the collection grows.
@@ -90,7 +90,7 @@ def target_from_line(text: str | bytes, now: str) -> Target:
 
 async def import_file(
     path: Path,
-    repository: TargetRepository,
+    repository: TargetStore,
     *,
     skip_bad: bool = False,
     batch_size: int = BATCH_SIZE,
@@ -122,7 +122,7 @@ async def import_file(
     return result
 
 
-async def _check_file(path: Path, repository: TargetRepository, progress: TextIO) -> ImportResult:
+async def _check_file(path: Path, repository: TargetStore, progress: TextIO) -> ImportResult:
     result = ImportResult()
     first_seen: dict[int, int] = {}
     pending: dict[str, int] = {}

@@ -12,7 +12,7 @@ from domain.models import StatusChange
 from domain.paging import CursorCodec
 from domain.service import ClaimListener, StatusListener, TargetService
 from server.settings import Settings
-from storage.connection import Storage
+from storage.backend import Storage
 
 logger = logging.getLogger("outdial.server")
 

@@ -1,13 +1,26 @@
-"""The one place that maps stored documents to domain objects and back."""
+"""The stored document shape of DOMAIN.md, shared by both backends: documents to domain objects
+and back, read leniently where the contract allows it and refused where it breaks the shape."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from domain.models import SLOTS, Address, AddressType, Status, Target
+from domain.models import NOT_DELETED, SLOTS, Address, AddressType, Status, Target
 
 Document = dict[str, Any]
+
+TIME_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}")
+_TEXT_FIELDS = ("name", "detail", "data")
+_ADDRESS_TEXTS = ("target", "target_name", "name", "detail")
+_STATUSES = {status.value: status for status in Status}
+_ADDRESS_TYPES = {kind.value: kind for kind in AddressType}
+_MAX_TRY_COUNT = 2**31 - 1
+
+
+class UnreadableDocument(ValueError):
+    """The stored document breaks the shape: the service leaves it alone."""
 
 
 def destination_field(slot: int) -> str:
@@ -18,18 +31,36 @@ def try_count_field(slot: int) -> str:
     return f"try_count_{slot}"
 
 
-def address_from_document(raw: object) -> Address | None:
-    if not isinstance(raw, Mapping):
-        return None
-    kind = AddressType(raw.get("type") or "")
-    if kind is AddressType.NONE:
-        return None
-    return Address(
-        type=kind,
-        target=str(raw.get("target") or ""),
-        target_name=str(raw.get("target_name") or ""),
-        name=str(raw.get("name") or ""),
-        detail=str(raw.get("detail") or ""),
+def target_from_document(doc: Mapping[str, Any]) -> Target:
+    target_id = doc.get("id")
+    if not isinstance(target_id, str) or doc.get("_id", target_id) != target_id:
+        raise UnreadableDocument("id: must be a string equal to _id")
+    return Target(
+        id=target_id,
+        outdial_id=_string(doc, "outdial_id", required=True),
+        name=_string(doc, "name"),
+        detail=_string(doc, "detail"),
+        data=_string(doc, "data"),
+        status=_status(doc.get("status")),
+        destinations=(
+            _address(doc, 0),
+            _address(doc, 1),
+            _address(doc, 2),
+            _address(doc, 3),
+            _address(doc, 4),
+        ),
+        try_counts=(
+            _try_count(doc, 0),
+            _try_count(doc, 1),
+            _try_count(doc, 2),
+            _try_count(doc, 3),
+            _try_count(doc, 4),
+        ),
+        tm_create=_time(doc, "tm_create"),
+        tm_update=_time(doc, "tm_update"),
+        tm_delete=_time(doc, "tm_delete", default=NOT_DELETED),
+        claim_token=_optional_string(doc, "claim_token"),
+        lease_expires=_optional_time(doc, "tm_lease_expire"),
     )
 
 
@@ -43,34 +74,6 @@ def address_to_document(address: Address | None) -> Document | None:
         "name": address.name,
         "detail": address.detail,
     }
-
-
-def target_from_document(doc: Mapping[str, Any]) -> Target:
-    return Target(
-        id=doc["id"],
-        outdial_id=doc["outdial_id"],
-        name=doc.get("name") or "",
-        detail=doc.get("detail") or "",
-        data=doc.get("data") or "",
-        status=Status(doc["status"]),
-        destinations=(
-            address_from_document(doc.get("destination_0")),
-            address_from_document(doc.get("destination_1")),
-            address_from_document(doc.get("destination_2")),
-            address_from_document(doc.get("destination_3")),
-            address_from_document(doc.get("destination_4")),
-        ),
-        try_counts=(
-            int(doc.get("try_count_0") or 0),
-            int(doc.get("try_count_1") or 0),
-            int(doc.get("try_count_2") or 0),
-            int(doc.get("try_count_3") or 0),
-            int(doc.get("try_count_4") or 0),
-        ),
-        tm_create=doc["tm_create"],
-        tm_update=doc["tm_update"],
-        tm_delete=doc["tm_delete"],
-    )
 
 
 def target_to_document(target: Target) -> Document:
@@ -90,4 +93,78 @@ def target_to_document(target: Target) -> Document:
     doc["tm_create"] = target.tm_create
     doc["tm_update"] = target.tm_update
     doc["tm_delete"] = target.tm_delete
+    if target.claim_token is not None or target.lease_expires is not None:
+        doc |= claim_fields(target.claim_token, target.lease_expires)
     return doc
+
+
+def changed_fields(before: Target, after: Target) -> Document:
+    """The document fields a write from `before` to `after` sets; nothing else is rewritten."""
+    old, new = target_to_document(before), target_to_document(after)
+    keys = [*new, *(key for key in old if key not in new)]
+    return {key: new.get(key) for key in keys if old.get(key) != new.get(key)}
+
+
+def claim_fields(token: str | None, lease_expires: str | None) -> Document:
+    return {"claim_token": token, "tm_lease_expire": lease_expires}
+
+
+def _string(doc: Mapping[str, Any], name: str, *, required: bool = False) -> str:
+    value = doc.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise UnreadableDocument(f"{name}: must be a string")
+    return value
+
+
+def _optional_string(doc: Mapping[str, Any], name: str) -> str | None:
+    value = doc.get(name)
+    if value is not None and not isinstance(value, str):
+        raise UnreadableDocument(f"{name}: must be a string or null")
+    return value
+
+
+def _status(value: object) -> Status:
+    if not isinstance(value, str) or value not in _STATUSES:
+        raise UnreadableDocument(f"status: unknown status {value!r}")
+    return _STATUSES[value]
+
+
+def _address(doc: Mapping[str, Any], slot: int) -> Address | None:
+    raw = doc.get(destination_field(slot))
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise UnreadableDocument(f"{destination_field(slot)}: must be an object or null")
+    kind = raw.get("type") or ""
+    if not isinstance(kind, str) or kind not in _ADDRESS_TYPES:
+        raise UnreadableDocument(f"{destination_field(slot)}.type: unknown type {kind!r}")
+    texts = [_string(raw, name) for name in _ADDRESS_TEXTS]
+    if _ADDRESS_TYPES[kind] is AddressType.NONE:
+        return None
+    return Address(_ADDRESS_TYPES[kind], *texts)
+
+
+def _try_count(doc: Mapping[str, Any], slot: int) -> int:
+    value = doc.get(try_count_field(slot))
+    if value is None:
+        return 0
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_TRY_COUNT:
+        raise UnreadableDocument(f"{try_count_field(slot)}: must be a whole number >= 0")
+    return value
+
+
+def _time(doc: Mapping[str, Any], name: str, *, default: str | None = None) -> str:
+    value = doc.get(name)
+    if value is None and default is not None:
+        return default
+    if not isinstance(value, str) or not TIME_PATTERN.fullmatch(value):
+        raise UnreadableDocument(f"{name}: must be a time like 2022-04-30 17:52:16.484341")
+    return value
+
+
+def _optional_time(doc: Mapping[str, Any], name: str) -> str | None:
+    return None if doc.get(name) is None else _time(doc, name)

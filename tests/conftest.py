@@ -1,41 +1,32 @@
-"""Fixtures: every API test runs on two backends, mongomock (fast) and a real wire server."""
+"""Fixtures: every API test runs on three storage tiers (tests.backends)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from mongomock_motor import AsyncMongoMockClient
 from starlette.applications import Starlette
 
 from server.app import create_app
 from server.settings import Settings
-from storage.driver import Database, connect
-from storage.embedded import EmbeddedMongo
+from tests.backends import TIERS, Backend, RawDocuments, open_backend
 
 OUTDIAL = "40bea034-1d17-474d-a5de-da00d0861c69"
 OTHER_OUTDIAL = "5c1f3f4e-9a2b-4c3d-8e7f-0a1b2c3d4e5f"
 
-BACKENDS = [
-    pytest.param("mock", id="mock"),
-    pytest.param("wire", id="wire", marks=pytest.mark.wire),
-]
+
+@pytest.fixture(params=TIERS)
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    async with open_backend(request.param, tmp_path / "data") as opened:
+        yield opened
 
 
-@pytest.fixture(params=BACKENDS)
-async def database(request: pytest.FixtureRequest) -> AsyncIterator[Database]:
-    if request.param == "mock":
-        yield AsyncMongoMockClient()[f"test_{uuid.uuid4().hex}"]
-        return
-    async with EmbeddedMongo(None) as uri:
-        client = connect(uri, timeout_ms=5000)
-        try:
-            yield client["outdial_test"]
-        finally:
-            client.close()
+@pytest.fixture
+def docs(backend: Backend) -> RawDocuments:
+    return backend.docs
 
 
 @pytest.fixture
@@ -44,8 +35,8 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-async def app(settings: Settings, database: Database) -> AsyncIterator[Starlette]:
-    application = create_app(settings, database=database)
+async def app(settings: Settings, backend: Backend) -> AsyncIterator[Starlette]:
+    application = create_app(settings, storage=backend.opener())
     async with application.router.lifespan_context(application):
         yield application
 

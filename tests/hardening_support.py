@@ -7,7 +7,7 @@ import hashlib
 import socket
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import orjson
@@ -19,7 +19,8 @@ from websockets.exceptions import ConnectionClosed
 from server.app import create_app
 from server.auth import Credential
 from server.settings import Settings
-from storage.driver import Database
+from storage.backend import Storage
+from storage.mongo.connection import using_database
 
 TIMEOUT = 5.0
 READ_TOKEN = "read-token-9f1c2e7a4b"
@@ -41,9 +42,9 @@ def bearer(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
 
 
-def mock_database() -> Database:
-    database: Database = AsyncMongoMockClient()[f"test_{uuid.uuid4().hex}"]
-    return database
+def mock_storage() -> AbstractAsyncContextManager[Storage]:
+    """An opener for create_app: a fresh mongomock database."""
+    return using_database(AsyncMongoMockClient()[f"test_{uuid.uuid4().hex}"])
 
 
 @asynccontextmanager
@@ -53,7 +54,7 @@ async def served(settings: Settings) -> AsyncIterator[str]:
     The socket listens before the server starts, so clients may connect at once: the
     kernel holds them until uvicorn, its start-up done, accepts.
     """
-    app = create_app(settings, database=mock_database())
+    app = create_app(settings, storage=mock_storage)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)

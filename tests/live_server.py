@@ -94,10 +94,10 @@ def _wait_until_healthy(service: LiveService) -> None:
 
 @contextmanager
 def wire_server(data_dir: Path | None = None, *, port: int = 0) -> Iterator[str]:
-    """A MongoDB-speaking server (`python -m storage.embedded`) in a child process; its URI."""
+    """A MongoDB-speaking server (`python -m tests.mongoeco_server`) in a child process; its URI."""
     where = ["--memory"] if data_dir is None else ["--data-dir", str(data_dir)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "storage.embedded", *where, "--port", str(port)],
+        [sys.executable, "-m", "tests.mongoeco_server", *where, "--port", str(port)],
         cwd=REPO_ROOT,
         env=dict(os.environ) | {"PYTHONPATH": str(REPO_ROOT)},
         stdin=subprocess.DEVNULL,

@@ -16,8 +16,8 @@ import pytest
 from server.app import create_app
 from server.auth import Credential
 from server.settings import Settings, SettingsError
-from storage.driver import Database
 from tests import operations as ops
+from tests.backends import Backend, open_backend
 from tests.conftest import OUTDIAL
 from tests.hardening_support import (
     CREDENTIALS,
@@ -27,7 +27,7 @@ from tests.hardening_support import (
     bearer,
     close_code,
     digest,
-    mock_database,
+    mock_storage,
     receive,
     send,
     served,
@@ -53,9 +53,10 @@ WRONG = [
 
 
 @pytest.fixture
-def database() -> Database:
+async def backend(tmp_path: Path) -> AsyncIterator[Backend]:
     # Authentication is decided before storage is touched: one backend is enough.
-    return mock_database()
+    async with open_backend("mock", tmp_path) as opened:
+        yield opened
 
 
 @pytest.fixture
@@ -313,8 +314,8 @@ def test_with_no_tokens_the_service_warns_once_at_start_up(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="outdial.auth"):
-        create_app(Settings(), database=mock_database())
-        create_app(Settings(auth_tokens=CREDENTIALS), database=mock_database())
+        create_app(Settings(), storage=mock_storage)
+        create_app(Settings(auth_tokens=CREDENTIALS), storage=mock_storage)
     warnings = [record for record in caplog.records if record.name == "outdial.auth"]
     assert len(warnings) == 1
     assert "AUTH_TOKENS" in warnings[0].getMessage()

@@ -10,7 +10,7 @@ from pymongo.errors import AutoReconnect, OperationFailure
 
 from domain.events import Broker, Subscription
 from domain.models import Status, StatusChange
-from storage.changes import (
+from storage.mongo.changes import (
     STATUS_PIPELINE,
     ChangeStreamConsumer,
     motor_change_source,
@@ -216,7 +216,9 @@ async def test_status_update_without_pre_image_takes_this_changes_fields() -> No
     [("idle", Status.PROGRESSING), ("done", Status.PROGRESSING), ("progressing", Status.IDLE)],
 )
 async def test_previous_status_follows_the_state_machine(new: str, previous: Status) -> None:
-    event = Recorder().update(stored(T1, new), {"status": new, "tm_update": "x"})
+    event = Recorder().update(
+        stored(T1, new), {"status": new, "tm_update": "2024-05-01 11:00:23.000000"}
+    )
 
     result = status_change_from(event)
 
@@ -257,7 +259,11 @@ async def test_removed_fields_read_leniently() -> None:
 async def test_status_written_again_unchanged_is_not_an_event() -> None:
     r = Recorder()
     before = stored(T1, "idle")
-    event = r.update(stored(T1, "idle"), {"status": "idle", "tm_update": "x"}, before=before)
+    event = r.update(
+        stored(T1, "idle"),
+        {"status": "idle", "tm_update": "2024-05-01 11:00:23.000000"},
+        before=before,
+    )
 
     assert status_change_from(event) is None
 
@@ -293,13 +299,22 @@ async def test_consumer_publishes_each_status_change_once_in_order() -> None:
     history = [
         r.insert(stored(T1, "idle")),
         r.insert(stored(T2, "idle")),
-        r.update(stored(T1, "progressing", try_count_0=1), claim_of(T1, "a")),
-        r.update(stored(T1, "progressing", name="n"), {"name": "n", "tm_update": "b"}),
-        r.update(stored(T2, "progressing", try_count_0=1), claim_of(T2, "c")),
-        r.update(stored(T1, "idle"), {"status": "idle", "tm_update": "d"}),
+        r.update(
+            stored(T1, "progressing", try_count_0=1), claim_of(T1, "2024-05-01 11:00:00.000000")
+        ),
+        r.update(
+            stored(T1, "progressing", name="n"),
+            {"name": "n", "tm_update": "2024-05-01 11:00:01.000000"},
+        ),
+        r.update(
+            stored(T2, "progressing", try_count_0=1), claim_of(T2, "2024-05-01 11:00:02.000000")
+        ),
+        r.update(stored(T1, "idle"), {"status": "idle", "tm_update": "2024-05-01 11:00:03.000000"}),
         r.delete(T2),
-        r.update(stored(T1, "progressing", try_count_0=2), claim_of(T1, "e", 2)),
-        r.update(stored(T1, "done"), {"status": "done", "tm_update": "f"}),
+        r.update(
+            stored(T1, "progressing", try_count_0=2), claim_of(T1, "2024-05-01 11:00:04.000000", 2)
+        ),
+        r.update(stored(T1, "done"), {"status": "done", "tm_update": "2024-05-01 11:00:05.000000"}),
     ]
     broker = Broker()
     everyone, only_t2 = broker.subscribe(), broker.subscribe(target_id=T2)
@@ -323,10 +338,10 @@ async def test_dropped_connection_resumes_after_the_last_token_without_gaps_or_r
 ) -> None:
     r = Recorder()
     history = [
-        r.update(stored(T1, "progressing"), claim_of(T1, "a")),
-        r.update(stored(T2, "progressing"), claim_of(T2, "b")),
-        r.update(stored(T1, "idle"), {"status": "idle", "tm_update": "c"}),
-        r.update(stored(T2, "done"), {"status": "done", "tm_update": "d"}),
+        r.update(stored(T1, "progressing"), claim_of(T1, "2024-05-01 11:00:00.000000")),
+        r.update(stored(T2, "progressing"), claim_of(T2, "2024-05-01 11:00:01.000000")),
+        r.update(stored(T1, "idle"), {"status": "idle", "tm_update": "2024-05-01 11:00:02.000000"}),
+        r.update(stored(T2, "done"), {"status": "done", "tm_update": "2024-05-01 11:00:03.000000"}),
     ]
     source = RecordedSource(history, {2: AutoReconnect("connection reset by peer")})
     broker = Broker()
@@ -349,8 +364,8 @@ async def test_dropped_connection_resumes_after_the_last_token_without_gaps_or_r
 async def test_stream_that_just_ends_is_reopened_from_the_last_token() -> None:
     r = Recorder()
     history = [
-        r.update(stored(T1, "progressing"), claim_of(T1, "a")),
-        r.update(stored(T1, "idle"), {"status": "idle", "tm_update": "b"}),
+        r.update(stored(T1, "progressing"), claim_of(T1, "2024-05-01 11:00:00.000000")),
+        r.update(stored(T1, "idle"), {"status": "idle", "tm_update": "2024-05-01 11:00:01.000000"}),
     ]
     source = RecordedSource(history, {1: ENDS})
     broker = Broker()
@@ -365,11 +380,11 @@ async def test_stream_that_just_ends_is_reopened_from_the_last_token() -> None:
 async def test_invalidate_restarts_without_a_token() -> None:
     r = Recorder()
     history = [
-        r.update(stored(T1, "progressing"), claim_of(T1, "a")),
+        r.update(stored(T1, "progressing"), claim_of(T1, "2024-05-01 11:00:00.000000")),
         {**r._event("drop", T1), "documentKey": None},
         r.invalidate(),
         r.insert(stored(T2, "idle")),
-        r.update(stored(T2, "progressing"), claim_of(T2, "b")),
+        r.update(stored(T2, "progressing"), claim_of(T2, "2024-05-01 11:00:01.000000")),
     ]
     source = RecordedSource(history)
     broker = Broker()
@@ -390,8 +405,8 @@ async def test_lost_history_drops_the_token_instead_of_retrying_it_forever(
 ) -> None:
     r = Recorder()
     history = [
-        r.update(stored(T1, "progressing"), claim_of(T1, "a")),
-        r.update(stored(T1, "idle"), {"status": "idle", "tm_update": "b"}),
+        r.update(stored(T1, "progressing"), claim_of(T1, "2024-05-01 11:00:00.000000")),
+        r.update(stored(T1, "idle"), {"status": "idle", "tm_update": "2024-05-01 11:00:01.000000"}),
     ]
     lost = OperationFailure("resume point may no longer be in the oplog", code=286)
     source = RecordedSource(history, {1: AutoReconnect("gone")}, refuse_tokens=lost)
@@ -409,7 +424,7 @@ async def test_an_unreadable_document_is_skipped_and_the_stream_goes_on(
     r = Recorder()
     history = [
         r.update(stored(T1, "paused"), {"status": "paused"}),
-        r.update(stored(T2, "progressing"), claim_of(T2, "b")),
+        r.update(stored(T2, "progressing"), claim_of(T2, "2024-05-01 11:00:01.000000")),
     ]
     source = RecordedSource(history)
     broker = Broker()

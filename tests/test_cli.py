@@ -1,4 +1,4 @@
-"""`outdial-graphql import` and `demo` on real files and the embedded database in DATA_DIR."""
+"""`outdial-graphql import` and `demo` on real files and the embedded store in DATA_DIR."""
 
 from __future__ import annotations
 
@@ -16,13 +16,11 @@ import pytest
 from server import cli
 from server.app import create_app
 from server.settings import Settings
-from storage.connection import open_storage
-from storage.embedded import DataDirLock
+from storage.datadir import DataDirLock
 from tests import operations as ops
+from tests.backends import open_backend
 from tests.documents import NOT_DELETED, stored_document
 from tests.live_server import REPO_ROOT
-
-pytestmark = pytest.mark.wire  # the embedded database, over a socket
 
 OUTDIAL = "40bea034-1d17-474d-a5de-da00d0861c69"
 
@@ -59,9 +57,8 @@ def run(*argv: str) -> int:
 
 def stored(data_dir: Path) -> dict[str, dict[str, Any]]:
     async def read() -> dict[str, dict[str, Any]]:
-        storage = open_storage(url=None, database="outdial", data_dir=data_dir, timeout_ms=5000)
-        async with storage as opened:
-            return {doc["_id"]: doc async for doc in opened.collection.find({})}
+        async with open_backend("sqlite", data_dir) as backend:
+            return {doc["_id"]: doc for doc in await backend.docs.all()}
 
     return asyncio.run(read())
 

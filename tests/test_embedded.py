@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from storage.embedded import DataDirInUse, EmbeddedMongo
+from tests.mongoeco_server import DataDirInUse, EmbeddedMongo
 from tests.wire_support import WireServerFailed, motor_client, wire_server_process
 
 TIMEOUT_S = 10.0

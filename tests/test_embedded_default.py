@@ -1,4 +1,4 @@
-"""The service with no MONGODB_URL: an embedded server that keeps data under DATA_DIR."""
+"""The service with no MONGODB_URL: the embedded SQLite store keeps data under DATA_DIR."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ import pytest
 
 from tests import operations as ops
 from tests.live_server import REPO_ROOT, live_service, wire_server
-
-pytestmark = pytest.mark.wire
 
 OUTDIAL = "2f9a6a5e-8d44-4c1b-9e0f-6a3c1e5b7d21"
 
@@ -45,7 +43,7 @@ def test_data_survives_a_restart_and_reads_back_unchanged(tmp_path: Path) -> Non
     with live_service(env) as first:
         created = execute(first.url, ops.CREATE, input=every_field_input())["createOutdialtarget"]
         marked = execute(first.url, ops.MARK, id=created["id"], slot=2)
-    assert (tmp_path / "data" / "outdial.sqlite3").exists()
+    assert (tmp_path / "data" / "targets.sqlite3").exists()
     with live_service(env) as second:
         again = execute(second.url, ops.GET, id=created["id"])["outdialtarget"]
     assert again == marked["markOutdialtargetProgressing"]
@@ -72,6 +70,7 @@ def test_a_second_service_on_the_same_data_dir_is_refused(tmp_path: Path) -> Non
         assert httpx.get(f"{first.url}/readyz").status_code == 200
 
 
+@pytest.mark.wire
 def test_mongodb_url_set_means_nothing_embedded_starts(tmp_path: Path) -> None:
     data_dir = tmp_path / "unused"
     with wire_server() as uri, live_service({"MONGODB_URL": uri, "DATA_DIR": str(data_dir)}) as s:
@@ -84,3 +83,21 @@ def first_env() -> dict[str, str]:
     import os
 
     return dict(os.environ) | {"PYTHONPATH": str(REPO_ROOT), "HOST": "127.0.0.1"}
+
+
+@pytest.mark.wire
+def test_a_data_dir_of_the_previous_embedded_store_is_brought_over_once(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    old_env = {"DATA_DIR": str(tmp_path / "other")}
+    # What version 1 ran: mongoeco on SQLite in DATA_DIR.
+    with wire_server(data_dir) as uri, live_service(old_env | {"MONGODB_URL": uri}) as old:
+        created = execute(old.url, ops.CREATE, input=every_field_input())
+        before = execute(old.url, ops.GET, id=created["createOutdialtarget"]["id"])
+    assert (data_dir / "outdial.sqlite3").exists()
+    with live_service({"DATA_DIR": str(data_dir)}) as first:
+        assert execute(first.url, ops.GET, id=created["createOutdialtarget"]["id"]) == before
+        assert "brought 1 target(s) over from the previous embedded store" in first.log()
+    assert (data_dir / "outdial.sqlite3.migrated").exists()
+    with live_service({"DATA_DIR": str(data_dir)}) as second:
+        assert execute(second.url, ops.GET, id=created["createOutdialtarget"]["id"]) == before
+        assert "previous embedded store" not in second.log()

@@ -46,7 +46,7 @@ from server.limits import document_limits
 from server.metrics import Metrics
 from server.requestlog import OperationNames
 from server.settings import Settings
-from storage.connection import Storage
+from storage.mongo.connection import MongoStorage
 from tests.operations import (
     CLAIM,
     CREATE,
@@ -260,7 +260,7 @@ class Worlds:
 async def make_world(
     context_class: type[StrawberryGraphQLCoreExecutionContext], resolve_hook: bool
 ) -> World:
-    storage = await Storage.prepare(AsyncMongoMockClient()[f"fast_{uuid.uuid4().hex}"])
+    storage = await MongoStorage.prepare(AsyncMongoMockClient()[f"fast_{uuid.uuid4().hex}"])
     await storage.repository.create(targets=[*TARGETS, *BROKEN_TARGETS])
     broker = SignallingBroker()
     service = TargetService(

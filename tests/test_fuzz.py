@@ -10,6 +10,7 @@ import logging
 import random
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,12 +23,11 @@ from websockets.exceptions import ConnectionClosed
 from domain.models import AddressType
 from server.app import create_app
 from server.settings import Settings
-from storage.driver import Database
 from tests import operations as ops
+from tests.backends import RawDocuments, open_backend
 from tests.hardening_support import (
     GRAPHQL_RESPONSE,
     TIMEOUT,
-    mock_database,
     receive,
     send,
     served,
@@ -72,15 +72,12 @@ class ErrorLog(logging.Handler):
 @dataclass
 class Service:
     client: httpx.AsyncClient
-    database: Database
+    docs: RawDocuments
     errors: ErrorLog
     targets: dict[str, str] = field(default_factory=dict)  # status -> id
 
     async def snapshot(self) -> list[dict[str, Any]]:
-        documents: list[dict[str, Any]] = await (
-            self.database["outdialtargets"].find({}).sort("_id").to_list(None)
-        )
-        return documents
+        return await self.docs.all()
 
     async def post(self, body: bytes, **headers: str) -> httpx.Response:
         headers = {"content-type": "application/json", "accept": GRAPHQL_RESPONSE, **headers}
@@ -104,14 +101,14 @@ def error_log() -> Iterator[ErrorLog]:
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def service(error_log: ErrorLog) -> AsyncIterator[Service]:
-    database = mock_database()
-    app = create_app(Settings(), database=database)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            service = Service(http, database, error_log)
-            await seed(service)
-            yield service
+    async with open_backend("mock", Path("unused")) as backend:
+        app = create_app(Settings(), storage=backend.opener())
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+                service = Service(http, backend.docs, error_log)
+                await seed(service)
+                yield service
 
 
 async def seed(service: Service) -> None:

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +15,13 @@ import httpx
 import pytest
 
 from server.settings import Settings, SettingsError
-from storage.driver import Database
 from tests import operations as ops
+from tests.backends import Backend, open_backend
 from tests.conftest import OUTDIAL
 from tests.hardening_support import (
     CREDENTIALS,
     GRAPHQL_RESPONSE,
     WRITE_TOKEN,
-    mock_database,
     served,
     websocket,
 )
@@ -36,9 +36,10 @@ GRAPHQL_VERSION = "16.11.0"
 
 
 @pytest.fixture
-def database() -> Database:
+async def backend(tmp_path: Path) -> AsyncIterator[Backend]:
     # The HTTP layer is the same on every storage backend: one is enough.
-    return mock_database()
+    async with open_backend("mock", tmp_path) as opened:
+        yield opened
 
 
 @pytest.fixture

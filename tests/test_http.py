@@ -6,6 +6,7 @@ import httpx
 
 from server.app import create_app
 from server.settings import Settings
+from storage.mongo.connection import using_database
 from tests import operations as ops
 from tests.conftest import OUTDIAL, GraphQLClient
 
@@ -94,7 +95,10 @@ class ExplodingDatabase:
 
 
 async def test_unexpected_errors_reach_clients_as_generic_internal_errors(caplog) -> None:
-    app = create_app(Settings(), database=ExplodingDatabase())  # type: ignore[arg-type]
+    app = create_app(
+        Settings(),
+        storage=lambda: using_database(ExplodingDatabase()),  # type: ignore[arg-type]
+    )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:

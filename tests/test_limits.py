@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,14 +14,13 @@ from graphql import get_introspection_query
 from graphql.language import Lexer, Source, TokenKind
 
 from server.settings import Settings, SettingsError
-from storage.driver import Database
 from tests import operations as ops
+from tests.backends import Backend, open_backend
 from tests.conftest import OUTDIAL
 from tests.hardening_support import (
     GRAPHQL_RESPONSE,
     TIMEOUT,
     close_code,
-    mock_database,
     receive,
     send,
     served,
@@ -31,9 +31,10 @@ DEFAULTS = Settings()
 
 
 @pytest.fixture
-def database() -> Database:
+async def backend(tmp_path: Path) -> AsyncIterator[Backend]:
     # The caps act before storage is touched: one backend is enough.
-    return mock_database()
+    async with open_backend("mock", tmp_path) as opened:
+        yield opened
 
 
 async def post(client: httpx.AsyncClient, query: str, **variables: Any) -> httpx.Response:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from mongomock_motor import AsyncMongoMockClient
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo.errors import ServerSelectionTimeoutError
 from starlette.applications import Starlette
@@ -20,6 +18,7 @@ from server.metrics import MAX_OPERATION_NAMES, Metrics
 from server.settings import Settings
 from tests import operations as ops
 from tests.conftest import OTHER_OUTDIAL, OUTDIAL, GraphQLClient
+from tests.hardening_support import mock_storage
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -106,7 +105,7 @@ async def test_each_app_counts_only_its_own_requests(
     client: httpx.AsyncClient, gql: GraphQLClient
 ) -> None:
     await gql.data(COUNTS, outdialId=OUTDIAL)
-    other = create_app(Settings(), database=AsyncMongoMockClient()["other"])
+    other = create_app(Settings(), storage=mock_storage)
     async with other.router.lifespan_context(other):
         transport = httpx.ASGITransport(app=other)
         async with httpx.AsyncClient(transport=transport, base_url="http://other") as http:
@@ -116,7 +115,7 @@ async def test_each_app_counts_only_its_own_requests(
 
 @pytest.fixture
 async def mock_app() -> AsyncIterator[Starlette]:
-    app = create_app(Settings(), database=AsyncMongoMockClient()[f"t_{uuid.uuid4().hex}"])
+    app = create_app(Settings(), storage=mock_storage)
     async with app.router.lifespan_context(app):
         yield app
 

@@ -14,7 +14,7 @@ from domain.service import TargetService
 from resolvers.context import Context
 from schema.root import build_schema
 from schema.shared_events import SharedEventExecutionContext
-from storage.connection import Storage
+from storage.mongo.connection import MongoStorage
 
 OUTDIAL = "40bea034-1d17-474d-a5de-da00d0861c69"
 DOCUMENT = """subscription($outdialId: ID) {
@@ -48,7 +48,7 @@ def change(name: str, target_id: str) -> StatusChange:
 
 
 async def test_subscribers_with_one_document_share_one_execution_per_event() -> None:
-    storage = await Storage.prepare(AsyncMongoMockClient()["shared"])  # type: ignore[arg-type]
+    storage = await MongoStorage.prepare(AsyncMongoMockClient()["shared"])  # type: ignore[arg-type]
     broker = Broker()
     service = TargetService(storage.repository, cursors=CursorCodec(b"k"))
     schema = build_schema()

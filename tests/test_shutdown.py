@@ -15,15 +15,16 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests import operations as ops
-from tests.live_server import STOP_TIMEOUT_S, LiveService, live_service
+from tests.live_server import STOP_TIMEOUT_S, LiveService, live_service, wire_server
 from tests.ws_client import TRANSPORT_WS, GraphQLWebSocket
 
-pytestmark = pytest.mark.wire  # the embedded database, over a socket
+# A mutation slow enough to be caught in flight: 1,000 inserts into the mongoeco test server.
+pytestmark = pytest.mark.wire
 
 OUTDIAL = "7d2b4c1e-3f5a-4b6c-8d7e-9f0a1b2c3d4e"
 # Big enough to take a moment on the embedded database, small enough to finish well inside
 # SHUTDOWN_TIMEOUT_S on a busy machine.
-SLOW_BATCH = 200
+SLOW_BATCH = 1000
 WAIT_S = 30.0
 CREATE_MANY = """mutation CreateMany($inputs: [CreateOutdialtargetInput!]!) {
   createOutdialtargets(inputs: $inputs) { id } }"""
@@ -55,7 +56,7 @@ async def test_sigterm_drains_requests_closes_websockets_with_1001_and_exits_0(
     tmp_path: Path,
 ) -> None:
     env = {"DATA_DIR": str(tmp_path), "LOG_FORMAT": "json", "SHUTDOWN_TIMEOUT_S": "60"}
-    with live_service(env) as service:
+    with wire_server() as uri, live_service(env | {"MONGODB_URL": uri}) as service:
         async with (
             httpx.AsyncClient(base_url=service.url, timeout=WAIT_S * 2) as http,
             GraphQLWebSocket.connect(service.ws_url, TRANSPORT_WS) as ws,

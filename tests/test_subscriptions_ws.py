@@ -24,13 +24,13 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from mongomock_motor import AsyncMongoMockClient
 
 from domain.events import Broker
 from domain.models import NOT_DELETED, Status, StatusChange, Target
 from server.app import create_app
 from server.settings import Settings
 from server.shutdown import GracefulServer
+from tests.hardening_support import mock_storage
 from tests.live_server import LiveService, free_port, live_service, wire_server
 from tests.operations import CLAIM, CREATE, CREATE_MANY, MARK, REPORT, TARGET_FIELDS, new_input
 from tests.ws_client import LEGACY_WS, PROTOCOLS, TRANSPORT_WS, Frame, GraphQLWebSocket, Operation
@@ -518,7 +518,7 @@ class InProcessServer:
 @asynccontextmanager
 async def in_process_server() -> AsyncIterator[InProcessServer]:
     """The app under uvicorn on this test's loop, on mongomock: its broker is in reach."""
-    app = create_app(Settings(), database=AsyncMongoMockClient()[f"test_{uuid.uuid4().hex}"])
+    app = create_app(Settings(), storage=mock_storage)
     port = free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_config=None, ws_per_message_deflate=False

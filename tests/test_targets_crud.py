@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from storage.driver import COLLECTION, Database
 from tests import operations as ops
+from tests.backends import RawDocuments
 from tests.conftest import OTHER_OUTDIAL, OUTDIAL, GraphQLClient
 
 NOT_DELETED = "9999-01-01 00:00:00.000000"
@@ -88,7 +88,7 @@ def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
 
 
 async def test_create_echoes_every_field_and_stores_the_resource_shape(
-    gql: GraphQLClient, database: Database
+    gql: GraphQLClient, docs: RawDocuments
 ) -> None:
     earliest = utc_text(datetime.now(UTC) - timedelta(seconds=1))
     created = (await gql.data(ops.CREATE, input=FULL_INPUT))["createOutdialtarget"]
@@ -109,7 +109,7 @@ async def test_create_echoes_every_field_and_stores_the_resource_shape(
     assert parsed.version == 4 and created["id"] == str(parsed)
     assert await get(gql, created["id"]) == created
 
-    stored = await database[COLLECTION].find_one({"_id": created["id"]})
+    stored = await docs.get(created["id"])
     expected = {
         "_id": created["id"],
         "id": created["id"],
@@ -263,14 +263,14 @@ async def test_update_may_move_the_only_destination(gql: GraphQLClient) -> None:
     ],
 )
 async def test_destinations_change_only_while_idle(
-    gql: GraphQLClient, database: Database, status: str, change: dict[str, Any]
+    gql: GraphQLClient, docs: RawDocuments, status: str, change: dict[str, Any]
 ) -> None:
     before = await target_in(gql, status)
-    raw_before = await database[COLLECTION].find_one({"_id": before["id"]})
+    raw_before = await docs.get(before["id"])
     error = await gql.error(ops.UPDATE, id=before["id"], input=change)
     assert error["extensions"] == {"code": "INVALID_STATE", "status": status}
     assert await get(gql, before["id"]) == before
-    assert await database[COLLECTION].find_one({"_id": before["id"]}) == raw_before
+    assert await docs.get(before["id"]) == raw_before
 
 
 @pytest.mark.parametrize("status", STATUSES)

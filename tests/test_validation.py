@@ -12,10 +12,12 @@ import pytest
 
 from server.app import create_app
 from server.settings import Settings
-from storage.driver import COLLECTION, Database, connect
-from storage.embedded import EmbeddedMongo
+from storage.mongo.connection import using_database
+from storage.mongo.driver import COLLECTION, connect
 from tests import operations as ops
+from tests.backends import RawDocuments
 from tests.conftest import OTHER_OUTDIAL, OUTDIAL, GraphQLClient
+from tests.mongoeco_server import EmbeddedMongo
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 AGENT_ID = "1b3d7a92-7146-466d-90f5-4bc701ada4c0"
@@ -46,8 +48,8 @@ def assert_bad_input(error: dict[str, Any], field: str, rule: str, case: object 
     assert re.search(rule, error["message"], re.IGNORECASE), (case, rule, error["message"])
 
 
-async def stored_documents(database: Database) -> list[dict[str, Any]]:
-    return [doc async for doc in database[COLLECTION].find({}, sort=[("_id", 1)])]
+async def stored_documents(docs: RawDocuments) -> list[dict[str, Any]]:
+    return await docs.all()
 
 
 STATE = f"""query($id: ID!, $outdialId: ID!, $otherOutdialId: ID!) {{
@@ -75,20 +77,20 @@ async def seeded(gql: GraphQLClient) -> dict[str, Any]:
 
 @asynccontextmanager
 async def nothing_written(
-    gql: GraphQLClient, database: Database, seeded: dict[str, Any]
+    gql: GraphQLClient, docs: RawDocuments, seeded: dict[str, Any]
 ) -> AsyncIterator[None]:
     """The stored documents and what the API shows are the same after the block as before."""
     before_api = await api_state(gql, seeded["id"])
-    before_raw = await stored_documents(database)
+    before_raw = await stored_documents(docs)
     yield
-    assert await stored_documents(database) == before_raw
+    assert await stored_documents(docs) == before_raw
     assert await api_state(gql, seeded["id"]) == before_api
 
 
 async def refused_and_nothing_written(
-    gql: GraphQLClient, database: Database, seeded: dict[str, Any], query: str, variables: Vars
+    gql: GraphQLClient, docs: RawDocuments, seeded: dict[str, Any], query: str, variables: Vars
 ) -> dict[str, Any]:
-    async with nothing_written(gql, database, seeded):
+    async with nothing_written(gql, docs, seeded):
         return await gql.error(query, **variables)
 
 
@@ -126,9 +128,9 @@ ID_OPERATIONS = [
 
 @pytest.mark.parametrize(("query", "extra"), ID_OPERATIONS)
 async def test_id_must_be_a_uuid(
-    gql: GraphQLClient, database: Database, seeded: dict, query: str, extra: Vars
+    gql: GraphQLClient, docs: RawDocuments, seeded: dict, query: str, extra: Vars
 ) -> None:
-    async with nothing_written(gql, database, seeded):
+    async with nothing_written(gql, docs, seeded):
         for bad_id in BAD_UUIDS:
             error = await gql.error(query, id=bad_id, **extra)
             assert_bad_input(error, "id", UUID_RULE, bad_id)
@@ -152,13 +154,13 @@ OUTDIAL_OPERATIONS = [
 @pytest.mark.parametrize(("query", "build", "field"), OUTDIAL_OPERATIONS)
 async def test_outdial_id_must_be_a_uuid(
     gql: GraphQLClient,
-    database: Database,
+    docs: RawDocuments,
     seeded: dict,
     query: str,
     build: Callable[[str], Vars],
     field: str,
 ) -> None:
-    async with nothing_written(gql, database, seeded):
+    async with nothing_written(gql, docs, seeded):
         for bad_id in BAD_UUIDS:
             error = await gql.error(query, **build(bad_id))
             assert_bad_input(error, field, UUID_RULE, bad_id)
@@ -183,7 +185,7 @@ async def test_uppercase_ids_are_accepted_and_used_lowercased(
 
 
 async def test_uppercase_outdial_id_is_stored_and_queried_lowercased(
-    gql: GraphQLClient, database: Database
+    gql: GraphQLClient, docs: RawDocuments
 ) -> None:
     upper = OTHER_OUTDIAL.upper()
     created = await gql.data(ops.CREATE, input=ops.new_input(upper))
@@ -191,7 +193,7 @@ async def test_uppercase_outdial_id_is_stored_and_queried_lowercased(
     assert target["outdialId"] == OTHER_OUTDIAL
     many = await gql.data(ops.CREATE_MANY, inputs=[ops.new_input(upper)])
     assert many["createOutdialtargets"][0]["outdialId"] == OTHER_OUTDIAL
-    raw = await database[COLLECTION].find_one({"_id": target["id"]})
+    raw = await docs.get(target["id"])
     assert raw is not None and raw["outdial_id"] == OTHER_OUTDIAL
 
     for outdial in (upper, OTHER_OUTDIAL):
@@ -218,7 +220,7 @@ TEXT_LIMITS = [
 @pytest.mark.parametrize("operation", ["create", "update"])
 async def test_text_over_limit_is_refused(
     gql: GraphQLClient,
-    database: Database,
+    docs: RawDocuments,
     seeded: dict,
     operation: str,
     field: str,
@@ -230,7 +232,7 @@ async def test_text_over_limit_is_refused(
         query, variables = ops.CREATE, create_with(**{field: value})(seeded["id"])
     else:
         query, variables = ops.UPDATE, update_with(**{field: value})(seeded["id"])
-    error = await refused_and_nothing_written(gql, database, seeded, query, variables)
+    error = await refused_and_nothing_written(gql, docs, seeded, query, variables)
     assert_bad_input(error, f"input.{field}", rule)
 
 
@@ -260,7 +262,7 @@ ADDRESS_TEXTS = ["targetName", "name", "detail"]
     ],
 )
 async def test_address_text_over_255_is_refused(
-    gql: GraphQLClient, database: Database, seeded: dict, operation: str, field: str
+    gql: GraphQLClient, docs: RawDocuments, seeded: dict, operation: str, field: str
 ) -> None:
     bad = ops.tel("+821100000002", **{field: "a" * 256})
     build, prefix = {
@@ -269,7 +271,7 @@ async def test_address_text_over_255_is_refused(
         "create-many": (many_with_bad_fourth(destination2=bad), "inputs[3]"),
     }[operation]
     query = {"create": ops.CREATE, "update": ops.UPDATE, "create-many": ops.CREATE_MANY}[operation]
-    error = await refused_and_nothing_written(gql, database, seeded, query, build(seeded["id"]))
+    error = await refused_and_nothing_written(gql, docs, seeded, query, build(seeded["id"]))
     assert_bad_input(error, f"{prefix}.destination2.{field}", r"\b255\b")
 
 
@@ -354,10 +356,10 @@ ADDRESS_RULES: dict[str, dict[str, Any]] = {
 
 @pytest.mark.parametrize("family", ADDRESS_RULES)
 async def test_address_rule_by_type(
-    gql: GraphQLClient, database: Database, seeded: dict, family: str
+    gql: GraphQLClient, docs: RawDocuments, seeded: dict, family: str
 ) -> None:
     rules = ADDRESS_RULES[family]
-    async with nothing_written(gql, database, seeded):
+    async with nothing_written(gql, docs, seeded):
         for kind in rules["kinds"]:
             for raw in rules["invalid"]:
                 error = await gql.error(
@@ -380,7 +382,7 @@ async def test_address_rule_by_type(
             expected = {"type": kind, "target": stored, "targetName": "", "name": "", "detail": ""}
             assert target["destination1"] == expected, (kind, raw)
             assert (await gql.data(ops.GET, id=target["id"]))["outdialtarget"] == target
-            raw_doc = await database[COLLECTION].find_one({"_id": target["id"]})
+            raw_doc = await docs.get(target["id"])
             assert raw_doc is not None
             assert raw_doc["destination_1"]["type"] == kind.lower()
             assert raw_doc["destination_1"]["target"] == stored
@@ -397,26 +399,26 @@ async def test_address_rule_by_type(
     ],
 )
 async def test_invalid_address_is_refused_on_update(
-    gql: GraphQLClient, database: Database, seeded: dict, slot: int, kind: str, raw: str, rule: str
+    gql: GraphQLClient, docs: RawDocuments, seeded: dict, slot: int, kind: str, raw: str, rule: str
 ) -> None:
     variables = {
         "id": seeded["id"],
         "input": {"name": "new", f"destination{slot}": address(kind, raw)},
     }
-    error = await refused_and_nothing_written(gql, database, seeded, ops.UPDATE, variables)
+    error = await refused_and_nothing_written(gql, docs, seeded, ops.UPDATE, variables)
     assert_bad_input(error, f"input.destination{slot}.target", rule)
 
 
 @pytest.mark.parametrize("blank", ["", "   "])
 async def test_none_address_is_stored_as_null(
-    gql: GraphQLClient, database: Database, seeded: dict, blank: str
+    gql: GraphQLClient, docs: RawDocuments, seeded: dict, blank: str
 ) -> None:
     created = await gql.data(
         ops.CREATE, input=ops.new_input(OUTDIAL, destination2=address("NONE", blank))
     )
     target = created["createOutdialtarget"]
     assert target["destination2"] is None
-    raw = await database[COLLECTION].find_one({"_id": target["id"]})
+    raw = await docs.get(target["id"])
     assert raw is not None and raw["destination_2"] is None
 
     updated = await gql.data(
@@ -424,7 +426,7 @@ async def test_none_address_is_stored_as_null(
     )
     assert updated["updateOutdialtarget"]["destination1"] is None
     assert updated["updateOutdialtarget"]["destination0"] == seeded["destination0"]
-    raw = await database[COLLECTION].find_one({"_id": seeded["id"]})
+    raw = await docs.get(seeded["id"])
     assert raw is not None and raw["destination_1"] is None
 
 
@@ -443,10 +445,10 @@ NO_DESTINATION = [
 
 @pytest.mark.parametrize("fields", NO_DESTINATION)
 async def test_create_without_destination_is_refused(
-    gql: GraphQLClient, database: Database, seeded: dict, fields: dict
+    gql: GraphQLClient, docs: RawDocuments, seeded: dict, fields: dict
 ) -> None:
     variables = {"input": {"outdialId": OUTDIAL, "name": "lonely", **fields}}
-    error = await refused_and_nothing_written(gql, database, seeded, ops.CREATE, variables)
+    error = await refused_and_nothing_written(gql, docs, seeded, ops.CREATE, variables)
     assert_bad_input(error, "input.destination0", r"destination")
 
 
@@ -463,11 +465,11 @@ async def test_create_with_only_a_later_slot_is_accepted(gql: GraphQLClient) -> 
 
 @pytest.mark.parametrize("size", [0, 1001])
 async def test_create_many_size_out_of_range(
-    gql: GraphQLClient, database: Database, seeded: dict, size: int
+    gql: GraphQLClient, docs: RawDocuments, seeded: dict, size: int
 ) -> None:
     inputs = [ops.new_input(OUTDIAL, name=f"n{i}") for i in range(size)]
     error = await refused_and_nothing_written(
-        gql, database, seeded, ops.CREATE_MANY, {"inputs": inputs}
+        gql, docs, seeded, ops.CREATE_MANY, {"inputs": inputs}
     )
     assert_bad_input(error, "inputs", r"1,?000")
 
@@ -485,20 +487,20 @@ BAD_FOURTH_INPUTS = [
 
 @pytest.mark.parametrize(("fields", "field", "rule"), BAD_FOURTH_INPUTS)
 async def test_create_many_with_one_bad_input_writes_none(
-    gql: GraphQLClient, database: Database, seeded: dict, fields: dict, field: str, rule: str
+    gql: GraphQLClient, docs: RawDocuments, seeded: dict, fields: dict, field: str, rule: str
 ) -> None:
     variables = many_with_bad_fourth(**fields)(seeded["id"])
-    error = await refused_and_nothing_written(gql, database, seeded, ops.CREATE_MANY, variables)
+    error = await refused_and_nothing_written(gql, docs, seeded, ops.CREATE_MANY, variables)
     assert_bad_input(error, f"inputs[3].{field}", rule)
 
 
-async def test_create_many_thousand_in_input_order(gql: GraphQLClient, database: Database) -> None:
+async def test_create_many_thousand_in_input_order(gql: GraphQLClient, docs: RawDocuments) -> None:
     inputs = [
         ops.new_input(OUTDIAL if i % 2 else OTHER_OUTDIAL, name=f"target {i:04d}")
         for i in range(1000)
     ]
     body = await gql.execute(ops.CREATE_MANY, inputs=inputs)
-    written = await database[COLLECTION].count_documents({})
+    written = len(await docs.all())
     if body.get("errors"):
         assert written == 0, f"the request failed ({body['errors']}) yet wrote {written} targets"
     assert "errors" not in body, body
@@ -525,7 +527,10 @@ async def test_create_many_that_times_out_has_written_nothing() -> None:
     async with EmbeddedMongo(None) as uri:
         impatient, observer = connect(uri, timeout_ms=100), connect(uri, timeout_ms=10_000)
         try:
-            app = create_app(Settings(db_timeout_ms=100), database=impatient["outdial_test"])
+            app = create_app(
+                Settings(db_timeout_ms=100),
+                storage=lambda: using_database(impatient["outdial_test"]),
+            )
             async with app.router.lifespan_context(app):
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
@@ -555,9 +560,9 @@ CLAIM_ARGUMENTS = [
 
 @pytest.mark.parametrize("query", [ops.CLAIM, ops.AVAILABLE], ids=["claim", "available"])
 async def test_claim_arguments_out_of_range(
-    gql: GraphQLClient, database: Database, seeded: dict, query: str
+    gql: GraphQLClient, docs: RawDocuments, seeded: dict, query: str
 ) -> None:
-    async with nothing_written(gql, database, seeded):
+    async with nothing_written(gql, docs, seeded):
         for arguments, field, rule in CLAIM_ARGUMENTS:
             error = await gql.error(query, outdialId=OUTDIAL, **arguments)
             assert_bad_input(error, field, rule, arguments)
@@ -588,9 +593,9 @@ async def test_claim_arguments_at_their_bounds_are_accepted(
     ],
 )
 async def test_page_size_out_of_range(
-    gql: GraphQLClient, database: Database, seeded: dict, query: str, variables: Vars, field: str
+    gql: GraphQLClient, docs: RawDocuments, seeded: dict, query: str, variables: Vars, field: str
 ) -> None:
-    async with nothing_written(gql, database, seeded):
+    async with nothing_written(gql, docs, seeded):
         for size in (0, -1, 101):
             error = await gql.error(query, **variables, **{field: size})
             assert_bad_input(error, field, r"\b100\b", size)
@@ -609,7 +614,7 @@ def tampered(cursor: str) -> str:
 
 
 async def test_cursor_the_server_did_not_issue(
-    gql: GraphQLClient, database: Database, seeded: dict
+    gql: GraphQLClient, docs: RawDocuments, seeded: dict
 ) -> None:
     await gql.data(ops.CREATE, input=ops.new_input(OUTDIAL, name="second"))
     page = (await gql.data(ops.LIST, outdialId=OUTDIAL, first=1))["outdialtargets"]
@@ -624,7 +629,7 @@ async def test_cursor_the_server_did_not_issue(
         real[:-4],
         real + "AAAA",
     ]
-    async with nothing_written(gql, database, seeded):
+    async with nothing_written(gql, docs, seeded):
         for cursor in forged:
             error = await gql.error(ops.LIST, outdialId=OUTDIAL, after=cursor)
             assert_bad_input(error, "after", r"cursor", cursor)
@@ -635,10 +640,10 @@ async def test_cursor_the_server_did_not_issue(
 
 @pytest.mark.parametrize("slot", [-1, 5, 2])
 async def test_destination_index_rules(
-    gql: GraphQLClient, database: Database, seeded: dict, slot: int
+    gql: GraphQLClient, docs: RawDocuments, seeded: dict, slot: int
 ) -> None:
     variables = {"id": seeded["id"], "slot": slot}
-    error = await refused_and_nothing_written(gql, database, seeded, ops.MARK, variables)
+    error = await refused_and_nothing_written(gql, docs, seeded, ops.MARK, variables)
     assert_bad_input(error, "destinationIndex", r"\b4\b" if slot != 2 else r"destination")
 
 
@@ -650,37 +655,37 @@ async def progressing(gql: GraphQLClient, target_id: str) -> dict:
 
 
 async def test_update_format_rules_come_before_existence(
-    gql: GraphQLClient, database: Database, seeded: dict
+    gql: GraphQLClient, docs: RawDocuments, seeded: dict
 ) -> None:
     variables = {"id": MISSING, "input": {"name": "n" * 256}}
-    error = await refused_and_nothing_written(gql, database, seeded, ops.UPDATE, variables)
+    error = await refused_and_nothing_written(gql, docs, seeded, ops.UPDATE, variables)
     assert_bad_input(error, "input.name", r"\b255\b")
     deleted = (await gql.data(ops.DELETE, id=seeded["id"]))["deleteOutdialtarget"]
     variables = {"id": seeded["id"], "input": {"destination0": ops.tel("nope")}}
-    error = await refused_and_nothing_written(gql, database, deleted, ops.UPDATE, variables)
+    error = await refused_and_nothing_written(gql, docs, deleted, ops.UPDATE, variables)
     assert_bad_input(error, "input.destination0.target", E164_RULE)
 
 
 async def test_update_format_rules_come_before_status(
-    gql: GraphQLClient, database: Database, seeded: dict
+    gql: GraphQLClient, docs: RawDocuments, seeded: dict
 ) -> None:
     current = await progressing(gql, seeded["id"])
     variables = {"id": seeded["id"], "input": {"destination3": address("SIP", "bob")}}
-    error = await refused_and_nothing_written(gql, database, current, ops.UPDATE, variables)
+    error = await refused_and_nothing_written(gql, docs, current, ops.UPDATE, variables)
     assert_bad_input(error, "input.destination3.target", r"SIP")
 
 
 async def test_mark_slot_range_comes_before_status(
-    gql: GraphQLClient, database: Database, seeded: dict
+    gql: GraphQLClient, docs: RawDocuments, seeded: dict
 ) -> None:
     current = await progressing(gql, seeded["id"])
     variables = {"id": seeded["id"], "slot": 5}
-    error = await refused_and_nothing_written(gql, database, current, ops.MARK, variables)
+    error = await refused_and_nothing_written(gql, docs, current, ops.MARK, variables)
     assert_bad_input(error, "destinationIndex", r"\b4\b")
 
 
 async def test_existence_comes_before_status_and_the_stored_document_rules(
-    gql: GraphQLClient, database: Database, seeded: dict
+    gql: GraphQLClient, docs: RawDocuments, seeded: dict
 ) -> None:
     empty_all = {f"destination{i}": None for i in range(5)}
     error = await gql.error(ops.UPDATE, id=MISSING, input=empty_all)
@@ -689,14 +694,14 @@ async def test_existence_comes_before_status_and_the_stored_document_rules(
     deleted = (await gql.data(ops.DELETE, id=seeded["id"]))["deleteOutdialtarget"]
     assert deleted["status"] == current["status"] == "PROGRESSING"
     error = await refused_and_nothing_written(
-        gql, database, deleted, ops.UPDATE, {"id": seeded["id"], "input": empty_all}
+        gql, docs, deleted, ops.UPDATE, {"id": seeded["id"], "input": empty_all}
     )
     assert error["extensions"]["code"] == "NOT_FOUND"
 
 
 @pytest.mark.parametrize("status", ["PROGRESSING", "DONE"])
 async def test_status_comes_before_the_leaves_a_destination_rule(
-    gql: GraphQLClient, database: Database, seeded: dict, status: str
+    gql: GraphQLClient, docs: RawDocuments, seeded: dict, status: str
 ) -> None:
     current = await progressing(gql, seeded["id"])
     if status == "DONE":
@@ -704,18 +709,18 @@ async def test_status_comes_before_the_leaves_a_destination_rule(
             "updateOutdialtargetStatus"
         ]
     variables = {"id": seeded["id"], "input": {"destination0": None, "destination1": None}}
-    error = await refused_and_nothing_written(gql, database, current, ops.UPDATE, variables)
+    error = await refused_and_nothing_written(gql, docs, current, ops.UPDATE, variables)
     assert error["extensions"] == {"code": "INVALID_STATE", "status": status}
 
 
 async def test_update_that_leaves_no_destination_is_refused(
-    gql: GraphQLClient, database: Database, seeded: dict
+    gql: GraphQLClient, docs: RawDocuments, seeded: dict
 ) -> None:
     variables = {
         "id": seeded["id"],
         "input": {"name": "x", "destination0": None, "destination1": address("NONE", "")},
     }
-    error = await refused_and_nothing_written(gql, database, seeded, ops.UPDATE, variables)
+    error = await refused_and_nothing_written(gql, docs, seeded, ops.UPDATE, variables)
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert re.search(r"destination", error["message"]), error
 
@@ -729,10 +734,10 @@ async def test_parse_error_code(gql: GraphQLClient) -> None:
 
 
 async def test_validation_error_code_and_nothing_written(
-    gql: GraphQLClient, database: Database, seeded: dict
+    gql: GraphQLClient, docs: RawDocuments, seeded: dict
 ) -> None:
     query = """mutation($input: CreateOutdialtargetInput!) {
       createOutdialtarget(input: $input) { id noSuchField } }"""
     variables = {"input": ops.new_input(OUTDIAL)}
-    error = await refused_and_nothing_written(gql, database, seeded, query, variables)
+    error = await refused_and_nothing_written(gql, docs, seeded, query, variables)
     assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"

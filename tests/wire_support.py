@@ -25,7 +25,7 @@ class WireServerFailed(RuntimeError):
 
 def _server_command(data_dir: Path | None) -> list[str]:
     where = ["--memory"] if data_dir is None else ["--data-dir", str(data_dir)]
-    return [sys.executable, "-m", "storage.embedded", *where]
+    return [sys.executable, "-m", "tests.mongoeco_server", *where]
 
 
 def _child_env() -> dict[str, str]:
@@ -58,7 +58,7 @@ async def _stop(process: asyncio.subprocess.Process) -> int:
 
 @asynccontextmanager
 async def wire_server_process(data_dir: Path | None) -> AsyncIterator[str]:
-    """Run `python -m storage.embedded` in a child process; yield its URI.
+    """Run `python -m tests.mongoeco_server` in a child process; yield its URI.
 
     On a normal exit the child must shut down cleanly (exit 0) after SIGTERM.
     """

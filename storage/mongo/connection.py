@@ -1,4 +1,4 @@
-"""Opening the database: the configured MongoDB, or the embedded one on a loopback port."""
+"""Opening the configured MongoDB: indexes, the repository, the change stream feed."""
 
 from __future__ import annotations
 
@@ -6,27 +6,26 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from domain.events import Broker
-from storage.changes import ChangeStreamConsumer, motor_change_source, supports_change_streams
-from storage.driver import Collection, Database, PyMongoError, connect, targets_collection
-from storage.indexes import ensure_indexes
-from storage.repository import TargetRepository
+from storage.mongo.changes import ChangeStreamConsumer, motor_change_source, supports_change_streams
+from storage.mongo.driver import Collection, Database, PyMongoError, connect, targets_collection
+from storage.mongo.indexes import ensure_indexes
+from storage.mongo.repository import TargetRepository
 
 logger = logging.getLogger("outdial.storage")
 
 
 @dataclass(frozen=True, slots=True)
-class Storage:
+class MongoStorage:
     database: Database
     collection: Collection
     repository: TargetRepository
 
     @classmethod
-    async def prepare(cls, database: Database) -> Storage:
+    async def prepare(cls, database: Database) -> MongoStorage:
         collection = targets_collection(database)
         await ensure_indexes(collection)
         return cls(database, collection, TargetRepository(collection))
@@ -69,15 +68,15 @@ class Storage:
 
 
 @asynccontextmanager
-async def open_storage(
-    *, url: str | None, database: str, data_dir: Path, timeout_ms: int
-) -> AsyncIterator[Storage]:
-    async with AsyncExitStack() as stack:
-        if url is None:
-            from storage.embedded import EmbeddedMongo
+async def using_database(database: Database) -> AsyncIterator[MongoStorage]:
+    """A database the caller opened and closes (tests inject mongomock or a wire server)."""
+    yield await MongoStorage.prepare(database)
 
-            url = await stack.enter_async_context(EmbeddedMongo(data_dir))
-            logger.info("embedded MongoDB-compatible server on %s, data in %s", url, data_dir)
-        client = connect(url, timeout_ms=timeout_ms)
-        stack.callback(client.close)
-        yield await Storage.prepare(client[database])
+
+@asynccontextmanager
+async def open_mongo(*, url: str, database: str, timeout_ms: int) -> AsyncIterator[MongoStorage]:
+    client = connect(url, timeout_ms=timeout_ms)
+    try:
+        yield await MongoStorage.prepare(client[database])
+    finally:
+        client.close()

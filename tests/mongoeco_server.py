@@ -1,13 +1,11 @@
-"""A MongoDB-speaking server embedded in the service, for hosts without MongoDB."""
+"""mongoeco, a MongoDB-speaking test server: the wire tier, real Motor over a real socket."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import fcntl
 import ipaddress
 import logging
-import os
 import signal
 import sys
 import threading
@@ -22,63 +20,11 @@ from mongoeco.engines.memory import MemoryEngine
 from mongoeco.engines.sqlite import SQLiteEngine
 from mongoeco.wire import AsyncMongoEcoProxyServer
 
-LOCK_FILE_NAME = "outdial.lock"
-DATABASE_FILE_NAME = "outdial.sqlite3"
+from storage.datadir import DataDirInUse, DataDirLock
+
+DATABASE_FILE_NAME = "outdial.sqlite3"  # what the embedded store of version 1 wrote
 
 logger = logging.getLogger(__name__)
-
-
-class DataDirInUse(RuntimeError):
-    def __init__(self, data_dir: Path, pid: int | None) -> None:
-        holder = f"another process (pid {pid})" if pid else "another process"
-        super().__init__(
-            f"data directory {data_dir} is already in use by {holder}; "
-            "stop that process or set DATA_DIR to a different directory"
-        )
-        self.data_dir = data_dir
-        self.pid = pid
-
-
-class DataDirLock:
-    """An exclusive flock on a file in the data dir, held for the server's lifetime."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self._data_dir = data_dir
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        self._data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self._data_dir / LOCK_FILE_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_pid(fd)
-            os.close(fd)
-            raise DataDirInUse(self._data_dir, holder) from None
-        except BaseException:
-            os.close(fd)
-            raise
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._fd = fd
-
-    def release(self) -> None:
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            os.ftruncate(fd, 0)
-            os.close(fd)  # closing the last descriptor drops the flock
-
-
-def ensure_data_dir_free(data_dir: Path) -> None:
-    """Fail early, with DataDirInUse, when another process holds `data_dir`."""
-    lock = DataDirLock(data_dir)
-    lock.acquire()
-    lock.release()
-
-
-def _read_pid(fd: int) -> int | None:
-    text = os.pread(fd, 32, 0).decode(errors="replace").strip()
-    return int(text) if text.isdigit() else None
 
 
 def _require_loopback(host: str) -> None:
@@ -235,7 +181,7 @@ async def serve_until_signalled(data_dir: Path | None, port: int) -> None:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m storage.embedded",
+        prog="python -m tests.mongoeco_server",
         description="Run the embedded MongoDB-compatible server on loopback.",
     )
     where = parser.add_mutually_exclusive_group(required=True)

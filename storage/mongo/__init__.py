@@ -1,0 +1,1 @@
+"""The MongoDB backend (Motor): the production and multi-instance path."""

@@ -1,0 +1,106 @@
+"""MongoDB filters for the domain's rules (domain/claim.py is the rule; this is its query)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.claim import ClaimPolicy
+from domain.models import NOT_DELETED, SLOTS, Status, Target
+from domain.paging import Cursor
+from storage.documents import destination_field, try_count_field
+
+Filter = dict[str, Any]
+
+
+def unchanged(current: Target) -> Filter:
+    """The stored target still as `current` was read (a missing tm_delete reads as not deleted)."""
+    deleted = current.tm_delete
+    return {
+        "_id": current.id,
+        "status": current.status.value,
+        "tm_update": current.tm_update,
+        "tm_delete": {"$in": [NOT_DELETED, None]} if deleted == NOT_DELETED else deleted,
+    }
+
+
+def holds_destination(slot: int) -> Filter:
+    # $gt "" matches only non-empty strings: null, missing and NONE's "" all fail it.
+    return {f"{destination_field(slot)}.type": {"$gt": ""}}
+
+
+def _idle_in(outdial_id: str) -> Filter:
+    return {"outdial_id": outdial_id, "status": Status.IDLE.value, "tm_delete": NOT_DELETED}
+
+
+def _tries_equal(slot: int, tries: int) -> Filter:
+    # Documents of other programs may leave a try count out: it reads as 0.
+    return {try_count_field(slot): {"$in": [0, None]} if tries == 0 else tries}
+
+
+def slot_candidates(rules: ClaimPolicy, slot: int) -> Filter:
+    """Idle targets of the outdial holding a destination in `slot` (index claim_slot_N)."""
+    return _idle_in(rules.outdial_id) | holds_destination(slot)
+
+
+def next_tries(rules: ClaimPolicy, slot: int, at_least: int) -> Filter:
+    """The candidates of `slot` whose try count is at least `at_least` and under its maximum."""
+    return slot_candidates(rules, slot) | {
+        try_count_field(slot): {"$gte": at_least, "$lt": rules.max_tries(slot)}
+    }
+
+
+def tried_bucket(rules: ClaimPolicy, slot: int, tries: int, cutoff: str) -> Filter:
+    """Available through `slot` with exactly `tries` tries, last touched by the cutoff."""
+    return (
+        slot_candidates(rules, slot) | _tries_equal(slot, tries) | {"tm_update": {"$lte": cutoff}}
+    )
+
+
+def never_tried_bucket(rules: ClaimPolicy) -> Filter:
+    """Never tried, so no retry interval holds them back (index claim_never_tried)."""
+    dialable = [holds_destination(slot) for slot in rules.open_slots()]
+    query = _idle_in(rules.outdial_id) | {"$or": dialable}
+    for slot in SLOTS:
+        query |= _tries_equal(slot, 0)
+    return query
+
+
+def claim_update(rules: ClaimPolicy, now: str) -> list[Filter]:
+    """One atomic update that marks a target claimed and raises the try count of the slot
+    domain.claim.slot_to_dial picks: the lowest slot with a destination and tries left."""
+    dialable = {slot: _dialable_expression(slot, rules.max_tries(slot)) for slot in SLOTS}
+    raised: Filter = {"status": Status.PROGRESSING.value, "tm_update": now}
+    for slot in rules.open_slots():
+        lower_open = [dialable[lower] for lower in rules.open_slots() if lower < slot]
+        chosen = {"$and": [dialable[slot], *({"$eq": [e, False]} for e in lower_open)]}
+        field = try_count_field(slot)
+        count = {"$ifNull": [f"${field}", 0]}
+        raised[field] = {"$cond": [chosen, {"$add": [count, 1]}, f"${field}"]}
+    return [{"$set": raised}]
+
+
+def _dialable_expression(slot: int, maximum: int) -> Filter:
+    count = {"$ifNull": [f"${try_count_field(slot)}", 0]}
+    kind = {"$ifNull": [f"${destination_field(slot)}.type", ""]}
+    return {"$and": [{"$gt": [kind, ""]}, {"$lt": [count, maximum]}]}
+
+
+AVAILABLE_ORDER = [("tm_update", 1), ("_id", 1)]
+CLAIM_ORDER_KEYS = {"tm_update": 1, "_id": 1}
+LIST_ORDER = [("tm_create", -1), ("_id", -1)]
+
+
+def listing(outdial_id: str, status: Status | None, after: Cursor | None) -> Filter:
+    query: Filter = {"outdial_id": outdial_id, "tm_delete": NOT_DELETED}
+    if status is not None:
+        query["status"] = status.value
+    if after is not None:
+        query["$or"] = [
+            {"tm_create": {"$lt": after.tm_create}},
+            {"tm_create": after.tm_create, "_id": {"$lt": after.id}},
+        ]
+    return query
+
+
+def of_status(outdial_id: str, status: Status) -> Filter:
+    return {"outdial_id": outdial_id, "tm_delete": NOT_DELETED, "status": status.value}

@@ -1,0 +1,141 @@
+"""The embedded store's repository: every read and conditional write of outdial targets.
+
+Reads run on the event loop against the reader connection; every write is one transaction on
+the writer thread, which checks the stored document and writes it in the same transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+
+from domain import claim, clock
+from domain.claim import ClaimPolicy
+from domain.models import Status, Target
+from domain.paging import Cursor
+from storage.documents import changed_fields, target_from_document, target_to_document
+from storage.sqlite import queries
+from storage.sqlite.database import SqliteDatabase
+from storage.sqlite.rows import document_of, row_of, target_of
+
+_MAX_VARIABLES = 500
+
+
+class SqliteTargetRepository:
+    def __init__(self, database: SqliteDatabase) -> None:
+        self._database = database
+
+    async def get(self, *, target_id: str) -> Target | None:
+        row = self._database.reader.execute(queries.DOC_BY_ID, (target_id,)).fetchone()
+        return None if row is None else target_of(row[0])
+
+    async def get_many(self, *, target_ids: Sequence[str]) -> dict[str, Target]:
+        found: dict[str, Target] = {}
+        unique = list(dict.fromkeys(target_ids))
+        for start in range(0, len(unique), _MAX_VARIABLES):
+            for text in _docs_by_id(self._database.reader, unique[start : start + _MAX_VARIABLES]):
+                target = target_of(text)
+                found[target.id] = target
+        return found
+
+    async def list_page(
+        self, *, outdial_id: str, status: Status | None, after: Cursor | None, limit: int
+    ) -> list[Target]:
+        query = queries.LIST.format(
+            status="" if status is None else "AND status = ?",
+            after="" if after is None else "AND (tm_create, id) < (?, ?)",
+        )
+        parameters: list[object] = [outdial_id]
+        if status is not None:
+            parameters.append(status.value)
+        if after is not None:
+            parameters += [after.tm_create, after.id]
+        rows = self._database.reader.execute(query, [*parameters, limit]).fetchall()
+        return [target_of(text) for (text,) in rows]
+
+    async def count_by_status(self, *, outdial_id: str) -> dict[Status, int]:
+        counts = {status: 0 for status in Status}
+        for status, n in self._database.reader.execute(queries.COUNTS, (outdial_id,)):
+            counts[Status(status)] = n
+        return counts
+
+    async def available(self, *, rules: ClaimPolicy, cutoff: str, limit: int) -> list[Target]:
+        reader = self._database.reader
+        return [target_of(text) for text in _available_docs(reader, rules, cutoff, limit)]
+
+    async def create(self, *, targets: Sequence[Target]) -> None:
+        rows = [row_of(target_to_document(target)) for target in targets]
+        await self._database.write(lambda connection: connection.executemany(queries.INSERT, rows))
+
+    async def replace(self, *, current: Target, after: Target) -> Target | None:
+        def write(connection: sqlite3.Connection) -> Target | None:
+            row = connection.execute(queries.DOC_BY_ID, (current.id,)).fetchone()
+            if row is None:
+                return None
+            doc = document_of(row[0])
+            stored = target_of(row[0])
+            if not _unchanged(stored, current):
+                return None
+            doc |= changed_fields(stored, after)
+            connection.execute(queries.REWRITE, (*row_of(doc), current.id))
+            return target_from_document(doc)
+
+        return await self._database.write(write)
+
+    async def claim(
+        self, *, rules: ClaimPolicy, cutoff: str, now: str, limit: int = 1
+    ) -> list[tuple[Target, int]]:
+        def write(connection: sqlite3.Connection) -> list[tuple[Target, int]]:
+            claimed = []
+            for text in _available_docs(connection, rules, cutoff, limit):
+                before = target_of(text)
+                slot = claim.slot_to_dial(before, rules)
+                if slot is None:
+                    continue
+                after = claim.after_claim(before, slot, clock.next_update(before.tm_update, now))
+                doc = document_of(text) | changed_fields(before, after)
+                connection.execute(queries.REWRITE, (*row_of(doc), before.id))
+                claimed.append((after, slot))
+            return claimed
+
+        return await self._database.write(write)
+
+
+def _unchanged(stored: Target, current: Target) -> bool:
+    return (stored.status, stored.tm_update, stored.tm_delete) == (
+        current.status,
+        current.tm_update,
+        current.tm_delete,
+    )
+
+
+def _docs_by_id(connection: sqlite3.Connection, target_ids: Sequence[str]) -> list[str]:
+    query = queries.docs_by_id(len(target_ids))
+    return [text for (text,) in connection.execute(query, list(target_ids))]
+
+
+def _available_docs(
+    connection: sqlite3.Connection, rules: ClaimPolicy, cutoff: str, limit: int
+) -> list[str]:
+    """The first `limit` available targets in claim order, from per-slot index lookups only."""
+    heads = sorted(set(_candidate_keys(connection, rules, cutoff, limit)))[:limit]
+    ids = [target_id for _, target_id in heads]
+    by_id = {target_of(text).id: text for text in _docs_by_id(connection, ids)} if ids else {}
+    return [by_id[target_id] for target_id in ids if target_id in by_id]
+
+
+def _candidate_keys(
+    connection: sqlite3.Connection, rules: ClaimPolicy, cutoff: str, limit: int
+) -> Iterable[tuple[str, str]]:
+    outdial = rules.outdial_id
+    for slot in rules.open_slots():
+        yield from connection.execute(queries.NEVER_TRIED[slot], (outdial, limit))
+        tries = 0
+        while True:
+            found = connection.execute(
+                queries.NEXT_TRIES[slot], (outdial, tries, rules.max_tries(slot))
+            ).fetchone()
+            if found is None:
+                break
+            yield from connection.execute(queries.TRIED[slot], (outdial, found[0], cutoff, limit))
+            tries = found[0] + 1

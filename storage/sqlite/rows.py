@@ -1,0 +1,52 @@
+"""The one place mapping stored documents to the embedded store's rows and back."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from domain.models import SLOTS, Status, Target
+from storage.documents import Document, UnreadableDocument, target_from_document
+
+Row = tuple[Any, ...]
+
+
+def row_of(doc: Mapping[str, Any]) -> Row:
+    """The values of storage.sqlite.schema.COLUMNS for `doc`, readable or not."""
+    text = orjson.dumps(doc).decode()
+    try:
+        target = target_from_document(doc)
+    except UnreadableDocument:
+        return (_key_of(doc), text, 0, 0, None, None, None, None, 0, None, *(0,) * 10)
+    has = tuple(int(target.has_destination(slot)) for slot in SLOTS)
+    leased = target.lease_expires if target.status is Status.PROGRESSING else None
+    return (
+        target.id,
+        text,
+        1,
+        int(not target.deleted),
+        target.outdial_id,
+        target.status.value,
+        target.tm_create,
+        target.tm_update,
+        int(not target.never_tried),
+        leased,
+        *has,
+        *target.try_counts,
+    )
+
+
+def document_of(text: str | bytes) -> Document:
+    doc: Document = orjson.loads(text)
+    return doc
+
+
+def target_of(text: str | bytes) -> Target:
+    return target_from_document(document_of(text))
+
+
+def _key_of(doc: Mapping[str, Any]) -> str:
+    key = doc.get("_id", doc.get("id"))
+    return key if isinstance(key, str) else orjson.dumps(key).decode()

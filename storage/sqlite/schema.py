@@ -1,0 +1,95 @@
+"""The embedded store's tables, indexes and triggers: every SQL definition, written once."""
+
+from __future__ import annotations
+
+from domain.models import SLOTS
+
+VERSION = 1
+
+# `doc` is the stored document as-is (JSON); the other columns are derived from it by
+# storage.sqlite.rows, in the same write, for the indexes. `live`: readable and not deleted.
+TARGETS = """
+CREATE TABLE IF NOT EXISTS targets (
+    id TEXT PRIMARY KEY NOT NULL,
+    doc TEXT NOT NULL,
+    readable INTEGER NOT NULL,
+    live INTEGER NOT NULL,
+    outdial_id TEXT,
+    status TEXT,
+    tm_create TEXT,
+    tm_update TEXT,
+    tried INTEGER NOT NULL,
+    lease TEXT,
+    {slot_columns}
+)
+""".format(
+    slot_columns=",\n    ".join(
+        f"has{slot} INTEGER NOT NULL, try{slot} INTEGER NOT NULL" for slot in SLOTS
+    )
+)
+
+COLUMNS = (
+    "id",
+    "doc",
+    "readable",
+    "live",
+    "outdial_id",
+    "status",
+    "tm_create",
+    "tm_update",
+    "tried",
+    "lease",
+    *(f"has{slot}" for slot in SLOTS),
+    *(f"try{slot}" for slot in SLOTS),
+)
+
+# Counts per outdial and status, kept by triggers in the transaction of every write: O(1) counts
+# and an outdial listing that never reads targets.
+COUNTS = """
+CREATE TABLE IF NOT EXISTS outdial_counts (
+    outdial_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (outdial_id, status)
+) WITHOUT ROWID
+"""
+
+_COUNT_UP = """
+    INSERT INTO outdial_counts (outdial_id, status, n)
+    SELECT NEW.outdial_id, NEW.status, 1 WHERE NEW.live
+    ON CONFLICT (outdial_id, status) DO UPDATE SET n = n + 1;
+"""
+_COUNT_DOWN = """
+    UPDATE outdial_counts SET n = n - 1
+    WHERE OLD.live AND outdial_id = OLD.outdial_id AND status = OLD.status;
+    DELETE FROM outdial_counts
+    WHERE OLD.live AND outdial_id = OLD.outdial_id AND status = OLD.status AND n <= 0;
+"""
+
+TRIGGERS = (
+    f"CREATE TRIGGER IF NOT EXISTS count_insert AFTER INSERT ON targets BEGIN {_COUNT_UP} END",
+    f"CREATE TRIGGER IF NOT EXISTS count_delete AFTER DELETE ON targets BEGIN {_COUNT_DOWN} END",
+    "CREATE TRIGGER IF NOT EXISTS count_update AFTER UPDATE OF live, outdial_id, status ON targets"
+    " WHEN OLD.live IS NOT NEW.live OR OLD.outdial_id IS NOT NEW.outdial_id"
+    f" OR OLD.status IS NOT NEW.status BEGIN {_COUNT_DOWN} {_COUNT_UP} END",
+)
+
+LIVE = "live = 1"
+IDLE_WITH = "live = 1 AND status = 'idle' AND has{slot} = 1"
+
+INDEXES = (
+    f"CREATE INDEX IF NOT EXISTS list_newest_first ON targets "
+    f"(outdial_id, tm_create DESC, id DESC) WHERE {LIVE}",
+    f"CREATE INDEX IF NOT EXISTS list_by_status ON targets "
+    f"(outdial_id, status, tm_create DESC, id DESC) WHERE {LIVE}",
+    # One claim index per slot: candidates by (tried, try count), each in claim order.
+    *(
+        f"CREATE INDEX IF NOT EXISTS claim_slot{slot} ON targets "
+        f"(outdial_id, tried, try{slot}, tm_update, id) WHERE {IDLE_WITH.format(slot=slot)}"
+        for slot in SLOTS
+    ),
+)
+
+META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+
+ALL = (TARGETS, COUNTS, META, *TRIGGERS, *INDEXES)

@@ -1,0 +1,68 @@
+"""No hot path scans: every query the embedded store runs is answered from an index."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from domain.models import SLOTS
+from storage.sqlite import queries
+from storage.sqlite.database import _open_for_writes
+
+OUTDIAL = "40bea034-1d17-474d-a5de-da00d0861c69"
+TARGET = "00000000-0000-4000-8000-000000000001"
+TIME = "2024-01-01 00:00:00.000000"
+
+
+@pytest.fixture(scope="module")
+def connection(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
+    path: Path = tmp_path_factory.mktemp("plans") / "targets.sqlite3"
+    opened = _open_for_writes(path)
+    yield opened
+    opened.close()
+
+
+def plan(connection: sqlite3.Connection, query: str, parameters: tuple[object, ...]) -> str:
+    rows = connection.execute(f"EXPLAIN QUERY PLAN {query}", parameters).fetchall()
+    return " / ".join(row[-1] for row in rows)
+
+
+LIST_FIRST = queries.LIST.format(status="", after="")
+LIST_NEXT = queries.LIST.format(status="AND status = ?", after="AND (tm_create, id) < (?, ?)")
+
+CASES = [
+    pytest.param(queries.DOC_BY_ID, (TARGET,), "USING INDEX sqlite_autoindex_targets_1", id="get"),
+    pytest.param(queries.docs_by_id(3), (TARGET,) * 3, "sqlite_autoindex", id="get-many"),
+    pytest.param(LIST_FIRST, (OUTDIAL, 100), "USING INDEX list_newest_first", id="first-page"),
+    pytest.param(
+        LIST_NEXT, (OUTDIAL, "idle", TIME, TARGET, 100), "USING INDEX list_by_status", id="next"
+    ),
+    pytest.param(queries.COUNTS, (OUTDIAL,), "USING PRIMARY KEY", id="counts"),
+    *(
+        pytest.param(sql, args, f"INDEX claim_slot{slot}", id=f"{name}-{slot}")
+        for slot in SLOTS
+        for name, sql, args in (
+            ("next-tries", queries.NEXT_TRIES[slot], (OUTDIAL, 1, 3)),
+            ("tried", queries.TRIED[slot], (OUTDIAL, 1, TIME, 1)),
+            ("never-tried", queries.NEVER_TRIED[slot], (OUTDIAL, 1)),
+        )
+    ),
+]
+
+
+@pytest.mark.parametrize(("query", "parameters", "index"), CASES)
+def test_query_is_served_by_an_index_and_sorts_nothing(
+    connection: sqlite3.Connection, query: str, parameters: tuple[object, ...], index: str
+) -> None:
+    found = plan(connection, query, parameters)
+    assert index in found, found
+    assert "SCAN" not in found, found
+    assert "TEMP B-TREE" not in found, found
+
+
+def test_the_rewrite_of_one_target_finds_it_by_key(connection: sqlite3.Connection) -> None:
+    found = plan(connection, queries.REWRITE, (None,) * (queries.REWRITE.count("?")))
+    assert "SEARCH targets USING INDEX sqlite_autoindex_targets_1 (id=?)" in found, found
