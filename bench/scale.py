@@ -183,6 +183,29 @@ async def dialer_against_reads(api: GraphQL, ids: list[str], seconds: float) -> 
     return dial_rate, read / (time.perf_counter() - start)
 
 
+BATCH = f"""mutation {{ claimOutdialtargets(outdialId: "{OUTDIAL}", maxTryCounts: [{MAX_TRIES}],
+  limit: 10) {{ claimToken target {{ id }} }} }}"""
+
+
+async def batch_against_single(api: GraphQL, seconds: float) -> tuple[float, float]:
+    """Claims/s of claimOutdialtargets(limit: 10) and of ten single claims, one after another."""
+
+    async def rate(claim_ten: Callable[[], Awaitable[int]]) -> float:
+        claims = 0
+        start = time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            claims += await claim_ten()
+        return claims / (time.perf_counter() - start)
+
+    async def batch() -> int:
+        return len((await api.data(BATCH))["claimOutdialtargets"])
+
+    async def singles() -> int:
+        return sum([(await api.data(CLAIM))["claimOutdialtarget"] is not None for _ in range(10)])
+
+    return await rate(batch), await rate(singles)
+
+
 async def run(args: argparse.Namespace) -> None:
     rows = []
     for tier, sizes in (("sqlite", args.sizes), ("wire", args.wire_sizes)):

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from domain import clock, validation
+from domain import clock, leases, validation
 from domain.errors import BadUserInput
 from domain.models import SLOTS, Status, Target
 
@@ -68,8 +68,10 @@ def in_claim_order(targets: Iterable[Target]) -> list[Target]:
     return sorted(targets, key=lambda target: (target.tm_update, target.id))
 
 
-def after_claim(target: Target, slot: int, now: str) -> Target:
-    """The target as a claim of `slot` at `now` leaves it."""
+def after_claim(
+    target: Target, slot: int, now: str, *, token: str | None = None, lease_ms: int | None = None
+) -> Target:
+    """The target as a claim of `slot` at `now` leaves it; markProgressing has no token."""
     counts = list(target.try_counts)
     counts[slot] += 1
     return replace(
@@ -77,4 +79,6 @@ def after_claim(target: Target, slot: int, now: str) -> Target:
         status=Status.PROGRESSING,
         try_counts=(counts[0], counts[1], counts[2], counts[3], counts[4]),
         tm_update=now,
+        claim_token=token,
+        lease_expires=leases.expiry(now, lease_ms),
     )

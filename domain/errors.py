@@ -55,6 +55,19 @@ class InvalidState(OutdialError):
         return {"code": self.code, "status": self.status.name}
 
 
+class ClaimLost(OutdialError):
+    """The claim token no longer holds: lapsed, released, reported, or claimed again since."""
+
+    code = "CLAIM_LOST"
+
+    def __init__(self, target_id: str) -> None:
+        super().__init__(
+            f"the claim on target {target_id} no longer holds (lapsed, released, reported "
+            "or claimed again); stop dialling it and claim the next target"
+        )
+        self.target_id = target_id
+
+
 class Conflict(OutdialError):
     """Other writers kept changing the target; the request may simply be retried."""
 

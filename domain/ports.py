@@ -31,7 +31,16 @@ class TargetStore(Protocol):
     async def available(self, *, rules: ClaimPolicy, cutoff: str, limit: int) -> list[Target]: ...
 
     async def claim(
-        self, *, rules: ClaimPolicy, cutoff: str, now: str, limit: int
+        self, *, rules: ClaimPolicy, cutoff: str, now: str, limit: int, lease_ms: int | None
     ) -> list[tuple[Target, int]]:
-        """Up to `limit` claims in claim order, each atomic; with the slot each one dials."""
+        """Up to `limit` claims in claim order, each atomic with a new token (and a lease of
+        `lease_ms` when given); with the slot each one dials."""
+        ...
+
+    async def lapsed(self, *, now: str, limit: int) -> list[Target]:
+        """Live PROGRESSING targets whose lease ended by `now`, earliest first."""
+        ...
+
+    async def progressing_since(self, *, outdial_id: str, cutoff: str, limit: int) -> list[Target]:
+        """Live PROGRESSING targets of the outdial unchanged since `cutoff` (tm_update <= it)."""
         ...

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
-from domain import claim, clock, states, validation
-from domain.errors import BadUserInput, Conflict, NotFound
+from domain import claim, clock, leases, states, validation
+from domain.errors import BadUserInput, ClaimLost, Conflict, NotFound
+from domain.locks import KeyedLocks
 from domain.models import NOT_DELETED, SLOTS, Status, StatusChange, Target
 from domain.paging import Cursor, CursorCodec
 from domain.ports import TargetStore
@@ -17,6 +18,7 @@ StatusListener = Callable[[StatusChange], None]
 
 MAX_PAGE = 100
 _WRITE_ATTEMPTS = 8
+_SWEEP_BATCH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,11 @@ class Page:
 class Claimed:
     target: Target
     slot: int
+
+    @property
+    def token(self) -> str:
+        assert self.target.claim_token is not None, "every claim carries a token"
+        return self.target.claim_token
 
 
 ClaimListener = Callable[[Claimed | None], None]
@@ -49,6 +56,7 @@ class TargetService:
         self._on_status_change = on_status_change
         self._on_claim = on_claim
         self._now = now
+        self._locks = KeyedLocks()
 
     # queries
 
@@ -130,7 +138,7 @@ class TargetService:
         checked_id = validation.uuid_arg(target_id, "id")
         checked_slot = validation.slot_index(slot)
 
-        def check(current: Target) -> None:
+        def check(current: Target, now: str) -> None:
             states.check_transition(
                 current.status, Status.PROGRESSING, "markOutdialtargetProgressing"
             )
@@ -142,10 +150,15 @@ class TargetService:
 
         return await self._transition(checked_id, check, change)
 
-    async def report_status(self, target_id: str, status: Status) -> Target:
+    async def report_status(
+        self, target_id: str, status: Status, claim_token: str | None = None
+    ) -> Target:
         checked_id = validation.uuid_arg(target_id, "id")
+        token = validation.optional_uuid_arg(claim_token, "claimToken")
 
-        def check(current: Target) -> None:
+        def check(current: Target, now: str) -> None:
+            if token is not None and not leases.holds(current, token, now):
+                raise ClaimLost(checked_id)
             states.check_reported_status(current.status, status)
 
         def change(current: Target, now: str) -> Target:
@@ -153,31 +166,110 @@ class TargetService:
 
         return await self._transition(checked_id, check, change)
 
+    async def renew(self, target_id: str, claim_token: str, lease_ms: int) -> Target:
+        checked_id = validation.uuid_arg(target_id, "id")
+        token = validation.uuid_arg(claim_token, "claimToken")
+        lease = leases.lease_ms(lease_ms)
+        assert lease is not None
+
+        def change(current: Target, now: str) -> Target:
+            if not leases.holds(current, token, now):
+                raise ClaimLost(checked_id)
+            return leases.after_renewal(current, now, lease)
+
+        return await self._rewrite(checked_id, change)
+
+    async def release(self, outdial_id: str, progressing_for_ms: int) -> int:
+        """PROGRESSING targets of the outdial unchanged for that long go back to IDLE."""
+        checked = validation.uuid_arg(outdial_id, "outdialId")
+        age = validation.int_range(progressing_for_ms, "progressingForMs", 0)
+        cutoff = clock.earlier(self._now(), age)
+
+        async def found() -> list[Target]:
+            return await self._store.progressing_since(
+                outdial_id=checked, cutoff=cutoff, limit=_SWEEP_BATCH
+            )
+
+        return await self._move_back(found, lambda target, now: target.tm_update <= cutoff)
+
+    async def lapse_expired(self) -> int:
+        """Move every target whose lease has passed back to IDLE; how many this call moved."""
+        moment = clock.format_time(self._now())
+
+        async def found() -> list[Target]:
+            return await self._store.lapsed(now=moment, limit=_SWEEP_BATCH)
+
+        return await self._move_back(found, leases.has_lapsed)
+
+    async def _move_back(
+        self, found: Callable[[], Awaitable[list[Target]]], still: Callable[[Target, str], bool]
+    ) -> int:
+        moved = 0
+        while batch := await found():
+            won = 0
+            for target in batch:
+                won += await self._lapse_one(target, still)
+            moved += won
+            if won == 0:
+                break  # every one of them was moved by another instance meanwhile
+        return moved
+
+    async def _lapse_one(self, target: Target, still: Callable[[Target, str], bool]) -> int:
+        async with self._locks.held(target.id):
+            now = self._next_update(target)
+            if not still(target, now):
+                return 0
+            after = leases.after_release(target, now)
+            if await self._store.replace(current=target, after=after) is None:
+                return 0
+            self._on_status_change(StatusChange(after, previous_status=Status.PROGRESSING))
+            return 1
+
     async def claim(
-        self, outdial_id: str, max_try_counts: Sequence[int], retry_interval_ms: int
+        self,
+        outdial_id: str,
+        max_try_counts: Sequence[int],
+        retry_interval_ms: int,
+        lease_ms: int | None = None,
     ) -> Claimed | None:
+        claimed = await self.claim_many(outdial_id, max_try_counts, retry_interval_ms, lease_ms)
+        return claimed[0] if claimed else None
+
+    async def claim_many(
+        self,
+        outdial_id: str,
+        max_try_counts: Sequence[int],
+        retry_interval_ms: int,
+        lease_ms: int | None = None,
+        limit: int = 1,
+    ) -> list[Claimed]:
         rules = claim.policy(outdial_id, max_try_counts, retry_interval_ms)
+        lease = leases.lease_ms(lease_ms)
+        count = claim.limit(limit)
         moment = self._now()
         won = await self._store.claim(
-            rules=rules, cutoff=rules.retry_cutoff(moment), now=clock.format_time(moment), limit=1
+            rules=rules,
+            cutoff=rules.retry_cutoff(moment),
+            now=clock.format_time(moment),
+            limit=count,
+            lease_ms=lease,
         )
-        if not won:
+        claimed = [Claimed(target, slot) for target, slot in won]
+        for one in claimed:
+            self._on_status_change(StatusChange(one.target, previous_status=Status.IDLE))
+            self._on_claim(one)
+        if len(claimed) < count:
             self._on_claim(None)
-            return None
-        target, slot = won[0]
-        claimed = Claimed(target, slot)
-        self._on_status_change(StatusChange(target, previous_status=Status.IDLE))
-        self._on_claim(claimed)
         return claimed
 
     async def _transition(
         self,
         target_id: str,
-        check: Callable[[Target], None],
+        check: Callable[[Target, str], None],
         change: Callable[[Target, str], Target],
     ) -> Target:
         def checked_change(current: Target, now: str) -> Target:
-            check(current)
+            check(current, now)
             return change(current, now)
 
         def published(before: Target, after: Target) -> None:
@@ -191,14 +283,18 @@ class TargetService:
         change: Callable[[Target, str], Target],
         on_written: Callable[[Target, Target], None] = lambda before, after: None,
     ) -> Target:
-        """Read the live target, apply the rule, write it back only if nobody wrote between."""
-        for _ in range(_WRITE_ATTEMPTS):
-            current = await self._live(target_id)
-            after = change(current, self._next_update(current))
-            written = await self._store.replace(current=current, after=after)
-            if written is not None:
-                on_written(current, written)
-                return written
+        """Read the live target, apply the rule, write it back only if nobody wrote between.
+
+        Writes of one target through this instance take turns, so their events are published
+        in the order of the writes."""
+        async with self._locks.held(target_id):
+            for _ in range(_WRITE_ATTEMPTS):
+                current = await self._live(target_id)
+                after = change(current, self._next_update(current))
+                written = await self._store.replace(current=current, after=after)
+                if written is not None:
+                    on_written(current, written)
+                    return written
         raise _contended(target_id)
 
     def _next_update(self, current: Target) -> str:

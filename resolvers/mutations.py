@@ -3,9 +3,9 @@ from __future__ import annotations
 import strawberry
 
 from domain.models import Status
-from resolvers.context import Info
+from resolvers.context import Info, given
 from schema.inputs import CreateOutdialtargetInput, UpdateOutdialtargetInput
-from schema.types import Address, ClaimedOutdialtarget, Outdialtarget
+from schema.types import ClaimedOutdialtarget, Outdialtarget
 
 
 async def create_outdialtarget(info: Info, input: CreateOutdialtargetInput) -> Outdialtarget:
@@ -36,21 +36,49 @@ async def mark_outdialtarget_progressing(
 
 
 async def update_outdialtarget_status(
-    info: Info, id: strawberry.ID, status: Status
+    info: Info,
+    id: strawberry.ID,
+    status: Status,
+    claim_token: strawberry.ID | None = strawberry.UNSET,
 ) -> Outdialtarget:
-    return Outdialtarget.of(await info.context.service.report_status(id, status))
+    reported = await info.context.service.report_status(id, status, given(claim_token))
+    return Outdialtarget.of(reported)
 
 
 async def claim_outdialtarget(
-    info: Info, outdial_id: strawberry.ID, max_try_counts: list[int], retry_interval_ms: int = 0
+    info: Info,
+    outdial_id: strawberry.ID,
+    max_try_counts: list[int],
+    retry_interval_ms: int = 0,
+    lease_ms: int | None = strawberry.UNSET,
 ) -> ClaimedOutdialtarget | None:
-    claimed = await info.context.service.claim(outdial_id, max_try_counts, retry_interval_ms)
-    if claimed is None:
-        return None
-    destination = Address.of(claimed.target.destinations[claimed.slot])
-    assert destination is not None, "a claimed slot always holds a destination"
-    return ClaimedOutdialtarget(
-        target=Outdialtarget.of(claimed.target),
-        destination_index=claimed.slot,
-        destination=destination,
+    claimed = await info.context.service.claim(
+        outdial_id, max_try_counts, retry_interval_ms, given(lease_ms)
     )
+    return None if claimed is None else ClaimedOutdialtarget.of(claimed)
+
+
+async def claim_outdialtargets(
+    info: Info,
+    outdial_id: strawberry.ID,
+    max_try_counts: list[int],
+    retry_interval_ms: int = 0,
+    lease_ms: int | None = strawberry.UNSET,
+    limit: int = 1,
+) -> list[ClaimedOutdialtarget]:
+    claimed = await info.context.service.claim_many(
+        outdial_id, max_try_counts, retry_interval_ms, given(lease_ms), limit
+    )
+    return [ClaimedOutdialtarget.of(one) for one in claimed]
+
+
+async def renew_outdialtarget_claim(
+    info: Info, id: strawberry.ID, claim_token: strawberry.ID, lease_ms: int
+) -> Outdialtarget:
+    return Outdialtarget.of(await info.context.service.renew(id, claim_token, lease_ms))
+
+
+async def release_outdialtargets(
+    info: Info, outdial_id: strawberry.ID, progressing_for_ms: int
+) -> int:
+    return await info.context.service.release(outdial_id, progressing_for_ms)

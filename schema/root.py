@@ -71,21 +71,44 @@ class Mutation:
     mark_outdialtarget_progressing: Outdialtarget = strawberry.mutation(
         resolver=mutations.mark_outdialtarget_progressing,
         description=(
-            "IDLE -> PROGRESSING for the given destination; "
-            "raises that destination's try count by one."
+            "IDLE -> PROGRESSING for the given destination; raises that destination's try count "
+            "by one. No token, no lease: report without a token (or use claims)."
         ),
     )
     update_outdialtarget_status: Outdialtarget = strawberry.mutation(
         resolver=mutations.update_outdialtarget_status,
         description=(
-            "PROGRESSING -> IDLE (attempt failed, may retry) or PROGRESSING -> DONE (finished)."
+            "PROGRESSING -> IDLE (attempt failed, may retry) or PROGRESSING -> DONE (finished). "
+            "With claimToken only while that claim still holds."
         ),
     )
     claim_outdialtarget: ClaimedOutdialtarget | None = strawberry.mutation(
         resolver=mutations.claim_outdialtarget,
         description=(
-            "Atomically pick the next available target of the outdial "
-            "and mark it PROGRESSING; null when none."
+            "Atomically pick the next available target of the outdial and mark it PROGRESSING; "
+            "null when none. With leaseMs the claim lapses unless renewed or reported in time."
+        ),
+    )
+    claim_outdialtargets: list[ClaimedOutdialtarget] = strawberry.mutation(
+        resolver=mutations.claim_outdialtargets,
+        description=(
+            "Up to limit (1..100) claims in one request, each one as claimOutdialtarget, in "
+            "claim order; fewer (or none) when fewer are available."
+        ),
+    )
+    renew_outdialtarget_claim: Outdialtarget = strawberry.mutation(
+        resolver=mutations.renew_outdialtarget_claim,
+        description=(
+            "Sets the lease of a claim that still holds to now plus leaseMs (a claim made "
+            "without a lease gets one)."
+        ),
+    )
+    release_outdialtargets: int = strawberry.mutation(
+        resolver=mutations.release_outdialtargets,
+        description=(
+            "PROGRESSING targets of the outdial unchanged for at least progressingForMs go back "
+            "to IDLE (each a status change, leased or not); returns how many. The operator's "
+            "tool after dialers died holding claims."
         ),
     )
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from domain import models
+from domain import models, service
+from domain.models import Status
 from schema.enums import AddressType, OutdialtargetStatus
 
 
@@ -54,6 +55,13 @@ class Outdialtarget:
     tm_delete: str = strawberry.field(
         description="UTC, same format; '9999-01-01 00:00:00.000000' while not deleted"
     )
+    lease_expires_at: str | None = strawberry.field(
+        description=(
+            "UTC, same format; when the current claim lapses unless renewed or reported. Null "
+            "unless PROGRESSING under a lease; in the past for at most 2 s, until the lapse "
+            "moves the target."
+        )
+    )
 
     @classmethod
     def of(cls, target: models.Target) -> Outdialtarget:
@@ -79,6 +87,7 @@ class Outdialtarget:
             tm_create=target.tm_create,
             tm_update=target.tm_update,
             tm_delete=target.tm_delete,
+            lease_expires_at=target.lease_expires if target.status is Status.PROGRESSING else None,
         )
 
 
@@ -107,6 +116,23 @@ class ClaimedOutdialtarget:
     target: Outdialtarget
     destination_index: int
     destination: Address
+    claim_token: strawberry.ID = strawberry.field(
+        description=(
+            "Proof of this claim, given only to the claimer. A report or renewal that carries it "
+            "is refused (CLAIM_LOST) once the claim is no longer this one."
+        )
+    )
+
+    @classmethod
+    def of(cls, claimed: service.Claimed) -> ClaimedOutdialtarget:
+        destination = Address.of(claimed.target.destinations[claimed.slot])
+        assert destination is not None, "a claimed slot always holds a destination"
+        return cls(
+            target=Outdialtarget.of(claimed.target),
+            destination_index=claimed.slot,
+            destination=destination,
+            claim_token=strawberry.ID(claimed.token),
+        )
 
 
 @strawberry.type(

@@ -12,6 +12,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from domain.clock import Clock, utc_now
 from schema.root import build_schema
 from server.auth import Authenticator, ScopeCheck
 from server.cors import cors
@@ -32,8 +33,10 @@ logger = logging.getLogger("outdial.server")
 StorageOpener = Callable[[], AbstractAsyncContextManager[Storage]]
 
 
-def create_app(settings: Settings, *, storage: StorageOpener | None = None) -> Starlette:
-    """The ASGI app; `storage` injects how to open the store (tests), else settings decide."""
+def create_app(
+    settings: Settings, *, storage: StorageOpener | None = None, now: Clock = utc_now
+) -> Starlette:
+    """The ASGI app; tests inject how to open the store (else settings decide) and the clock."""
     metrics = Metrics()
     websockets = OpenWebSockets()
     authenticator = Authenticator(settings.auth_tokens)
@@ -61,6 +64,7 @@ def create_app(settings: Settings, *, storage: StorageOpener | None = None) -> S
                 opened,
                 on_status_change=metrics.status_changed,
                 on_claim=metrics.claim_finished,
+                now=now,
             ) as runtime,
         ):
             app.state.runtime = runtime

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from domain import clock
 from domain.events import Broker
 from domain.models import StatusChange
 from domain.paging import CursorCodec
@@ -32,6 +35,7 @@ class Runtime:
         *,
         on_status_change: StatusListener = lambda change: None,
         on_claim: ClaimListener = lambda claimed: None,
+        now: clock.Clock = clock.utc_now,
     ) -> AsyncIterator[Runtime]:
         """`on_status_change` and `on_claim` hear what this instance does (metrics)."""
         broker = Broker(queue_size=settings.subscription_queue_size)
@@ -47,11 +51,29 @@ class Runtime:
                 # With a change stream every change, ours included, arrives through it.
                 on_status_change=_both(on_status_change, _ignore if streaming else broker.publish),
                 on_claim=on_claim,
+                now=now,
+            )
+            sweeper = asyncio.create_task(
+                sweep_lapsed_leases(service, settings.lease_sweep_interval_ms / 1000),
+                name="lease-sweep",
             )
             try:
                 yield cls(storage, broker, service)
             finally:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
                 broker.close()
+
+
+async def sweep_lapsed_leases(service: TargetService, interval_s: float) -> None:
+    """Every instance sweeps; each lapse is one conditional write, so each target moves once."""
+    while True:
+        try:
+            await service.lapse_expired()
+        except Exception:
+            logger.exception("lease sweep failed; trying again in %.1fs", interval_s)
+        await asyncio.sleep(interval_s)
 
 
 def _ignore(change: StatusChange) -> None:

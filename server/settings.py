@@ -42,6 +42,8 @@ class Settings:
     # Subscriptions: events a subscriber may fall behind before it is ended; keep-alive pings.
     subscription_queue_size: int = 1000
     keep_alive_interval_s: int = 15
+    # Leases: how often each instance looks for lapsed claims (a lapse happens within this).
+    lease_sweep_interval_ms: int = 500
 
     def __post_init__(self) -> None:
         if self.require_auth and not self.auth_tokens:
@@ -118,6 +120,13 @@ class Settings:
                 defaults.keep_alive_interval_s,
                 1,
                 3600,
+            ),
+            lease_sweep_interval_ms=_integer(
+                get("LEASE_SWEEP_INTERVAL_MS"),
+                "LEASE_SWEEP_INTERVAL_MS",
+                defaults.lease_sweep_interval_ms,
+                50,
+                1500,
             ),
         )
 

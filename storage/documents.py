@@ -102,7 +102,7 @@ def changed_fields(before: Target, after: Target) -> Document:
     """The document fields a write from `before` to `after` sets; nothing else is rewritten."""
     old, new = target_to_document(before), target_to_document(after)
     keys = [*new, *(key for key in old if key not in new)]
-    return {key: new.get(key) for key in keys if old.get(key) != new.get(key)}
+    return {key: new.get(key) for key in keys if key not in old or old[key] != new.get(key)}
 
 
 def claim_fields(token: str | None, lease_expires: str | None) -> Document:

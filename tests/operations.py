@@ -29,7 +29,7 @@ REPORT = f"""mutation($id: ID!, $status: OutdialtargetStatus!) {{
   updateOutdialtargetStatus(id: $id, status: $status) {{ {TARGET_FIELDS} }} }}"""
 CLAIM = f"""mutation($outdialId: ID!, $max: [Int!]!, $retry: Int! = 0) {{
   claimOutdialtarget(outdialId: $outdialId, maxTryCounts: $max, retryIntervalMs: $retry) {{
-    destinationIndex destination {{ type target }} target {{ {TARGET_FIELDS} }} }} }}"""
+    claimToken destinationIndex destination {{ type target }} target {{ {TARGET_FIELDS} }} }} }}"""
 AVAILABLE = """query($outdialId: ID!, $max: [Int!]!, $retry: Int! = 0, $limit: Int! = 100) {
   availableOutdialtargets(outdialId: $outdialId, maxTryCounts: $max,
                           retryIntervalMs: $retry, limit: $limit) { id tryCount0 tryCount1 } }"""

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from domain.claim import ClaimPolicy
-from domain.models import NOT_DELETED, SLOTS, Status, Target
+from domain.models import NOT_DELETED, SLOTS, AddressType, Status, Target
 from domain.paging import Cursor
-from storage.documents import destination_field, try_count_field
+from storage.documents import claim_fields, destination_field, try_count_field
 
 Filter = dict[str, Any]
 
@@ -23,13 +23,17 @@ def unchanged(current: Target) -> Filter:
     }
 
 
+_DIALABLE_TYPES = [kind.value for kind in AddressType if kind is not AddressType.NONE]
+
+
 def holds_destination(slot: int) -> Filter:
-    # $gt "" matches only non-empty strings: null, missing and NONE's "" all fail it.
-    return {f"{destination_field(slot)}.type": {"$gt": ""}}
+    # $gt "" matches only non-empty strings (null, missing and NONE's "" fail it) and serves
+    # the partial claim indexes; $in leaves out types the service cannot read.
+    return {f"{destination_field(slot)}.type": {"$gt": "", "$in": _DIALABLE_TYPES}}
 
 
 def _idle_in(outdial_id: str) -> Filter:
-    return {"outdial_id": outdial_id, "status": Status.IDLE.value, "tm_delete": NOT_DELETED}
+    return _in_status(outdial_id, Status.IDLE)
 
 
 def _tries_equal(slot: int, tries: int) -> Filter:
@@ -65,11 +69,18 @@ def never_tried_bucket(rules: ClaimPolicy) -> Filter:
     return query
 
 
-def claim_update(rules: ClaimPolicy, now: str) -> list[Filter]:
-    """One atomic update that marks a target claimed and raises the try count of the slot
-    domain.claim.slot_to_dial picks: the lowest slot with a destination and tries left."""
+def claim_update(
+    rules: ClaimPolicy, now: str, token: str, lease_expires: str | None
+) -> list[Filter]:
+    """One atomic update that marks a target claimed (its time, token and lease) and raises
+    the try count of the slot domain.claim.slot_to_dial picks: the lowest slot with a
+    destination and tries left."""
     dialable = {slot: _dialable_expression(slot, rules.max_tries(slot)) for slot in SLOTS}
-    raised: Filter = {"status": Status.PROGRESSING.value, "tm_update": now}
+    raised: Filter = {
+        "status": Status.PROGRESSING.value,
+        "tm_update": now,
+        **{name: {"$literal": value} for name, value in claim_fields(token, lease_expires).items()},
+    }
     for slot in rules.open_slots():
         lower_open = [dialable[lower] for lower in rules.open_slots() if lower < slot]
         chosen = {"$and": [dialable[slot], *({"$eq": [e, False]} for e in lower_open)]}
@@ -104,3 +115,23 @@ def listing(outdial_id: str, status: Status | None, after: Cursor | None) -> Fil
 
 def of_status(outdial_id: str, status: Status) -> Filter:
     return {"outdial_id": outdial_id, "tm_delete": NOT_DELETED, "status": status.value}
+
+
+def lapsed(now: str) -> Filter:
+    """Index lease_end: a string tm_lease_expire by `now` (null and missing never match)."""
+    return {
+        "status": Status.PROGRESSING.value,
+        "tm_delete": NOT_DELETED,
+        "tm_lease_expire": {"$lte": now},
+    }
+
+
+LEASE_ORDER = [("tm_lease_expire", 1)]
+
+
+def progressing_since(outdial_id: str, cutoff: str) -> Filter:
+    return _in_status(outdial_id, Status.PROGRESSING) | {"tm_update": {"$lte": cutoff}}
+
+
+def _in_status(outdial_id: str, status: Status) -> Filter:
+    return {"outdial_id": outdial_id, "status": status.value, "tm_delete": NOT_DELETED}

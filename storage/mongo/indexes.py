@@ -56,6 +56,21 @@ INDEXES = [
         ],
         name="claim_never_tried",
     ),
+    # The lapse sweep and the operator's release.
+    IndexModel(
+        [("status", ASCENDING), ("tm_delete", ASCENDING), ("tm_lease_expire", ASCENDING)],
+        name="lease_end",
+        partialFilterExpression={"tm_lease_expire": {"$type": "string"}},
+    ),
+    IndexModel(
+        [
+            ("outdial_id", ASCENDING),
+            ("status", ASCENDING),
+            ("tm_delete", ASCENDING),
+            ("tm_update", ASCENDING),
+        ],
+        name="progressing_since",
+    ),
 ]
 
 

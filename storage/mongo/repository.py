@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any
 
-from domain import claim
+from domain import claim, leases
 from domain.claim import ClaimPolicy
 from domain.models import Status, Target
 from domain.paging import Cursor
 from storage.documents import (
+    UnreadableDocument,
     changed_fields,
     target_from_document,
     target_to_document,
@@ -19,10 +21,13 @@ from storage.documents import (
 from storage.mongo import filters
 from storage.mongo.driver import Collection, ReturnDocument, reports_outages
 
+logger = logging.getLogger("outdial.storage")
+
 
 class TargetRepository:
     def __init__(self, collection: Collection) -> None:
         self._collection = collection
+        self._unreadable: set[str] = set()
 
     @reports_outages
     async def get(self, *, target_id: str) -> Target | None:
@@ -77,43 +82,68 @@ class TargetRepository:
         return claim.in_claim_order(found.values())[:limit]
 
     @reports_outages
+    async def lapsed(self, *, now: str, limit: int) -> list[Target]:
+        cursor = self._collection.find(filters.lapsed(now), sort=filters.LEASE_ORDER, limit=limit)
+        return [target_from_document(doc) async for doc in cursor]
+
+    @reports_outages
+    async def progressing_since(self, *, outdial_id: str, cutoff: str, limit: int) -> list[Target]:
+        cursor = self._collection.find(
+            filters.progressing_since(outdial_id, cutoff), sort=[("tm_update", 1)], limit=limit
+        )
+        return [target_from_document(doc) async for doc in cursor]
+
+    @reports_outages
     async def claim(
-        self, *, rules: ClaimPolicy, cutoff: str, now: str, limit: int
+        self, *, rules: ClaimPolicy, cutoff: str, now: str, limit: int, lease_ms: int | None
     ) -> list[tuple[Target, int]]:
         claimed = []
         for _ in range(limit):
-            won = await self._claim_one(rules, cutoff, now)
+            won = await self._claim_one(rules, cutoff, now, lease_ms)
             if won is None:
                 break
             claimed.append(won)
         return claimed
 
     async def _claim_one(
-        self, rules: ClaimPolicy, cutoff: str, now: str
+        self, rules: ClaimPolicy, cutoff: str, now: str, lease_ms: int | None
     ) -> tuple[Target, int] | None:
         # Each bucket is one index range in claim order; the claim takes from the bucket whose
         # first target comes first, in one findAndModify: the database moves concurrent
         # claimers of that bucket on to its next target, so none fails a race or shares one.
-        while True:
-            bucket = await self._first_bucket(rules, cutoff)
-            if bucket is None:
-                return None
+        token = leases.new_token()
+        while (bucket := await self._first_bucket(rules, cutoff)) is not None:
             doc = await self._collection.find_one_and_update(
                 bucket,
-                filters.claim_update(rules, now),
+                filters.claim_update(rules, now, token, leases.expiry(now, lease_ms)),
                 sort=filters.AVAILABLE_ORDER,
                 return_document=ReturnDocument.BEFORE,
             )
-            if doc is not None:
+            if doc is None:
+                continue
+            try:
                 before = target_from_document(doc)
-                slot = claim.slot_to_dial(before, rules)
-                if slot is None:
-                    raise RuntimeError(f"claimed target {before.id} has no slot to dial")
-                return claim.after_claim(before, slot, now), slot
+            except UnreadableDocument:
+                await self._undo_claim(doc, token)
+                continue
+            slot = claim.slot_to_dial(before, rules)
+            if slot is None:
+                raise RuntimeError(f"claimed target {before.id} has no slot to dial")
+            return claim.after_claim(before, slot, now, token=token, lease_ms=lease_ms), slot
+        return None
+
+    async def _undo_claim(self, doc: dict[str, Any], token: str) -> None:
+        """A claim matched a document the service cannot read: put it back as it was, and
+        leave it out of later claims."""
+        await self._collection.replace_one({"_id": doc["_id"], "claim_token": token}, doc)
+        self._unreadable.add(doc["_id"])
+        logger.warning("target %s breaks the stored shape; claims leave it alone", doc["_id"])
 
     async def _first_bucket(self, rules: ClaimPolicy, cutoff: str) -> dict[str, Any] | None:
         heads = []
         for bucket in await self._buckets(rules, cutoff):
+            if self._unreadable:
+                bucket = bucket | {"_id": {"$nin": sorted(self._unreadable)}}
             head = await self._collection.find_one(
                 bucket, filters.CLAIM_ORDER_KEYS, sort=filters.AVAILABLE_ORDER
             )

@@ -14,6 +14,14 @@ LIST = (
     f"SELECT doc FROM targets WHERE {LIVE} AND outdial_id = ? {{status}} {{after}}"
     " ORDER BY tm_create DESC, id DESC LIMIT ?"
 )
+LAPSED = (
+    f"SELECT doc FROM targets WHERE {LIVE} AND status = 'progressing' AND lease IS NOT NULL"
+    " AND lease <= ? ORDER BY lease LIMIT ?"
+)
+PROGRESSING_SINCE = (
+    f"SELECT doc FROM targets WHERE {LIVE} AND status = 'progressing' AND outdial_id = ?"
+    " AND tm_update <= ? ORDER BY tm_update LIMIT ?"
+)
 COUNTS = "SELECT status, n FROM outdial_counts WHERE outdial_id = ?"
 # Per slot: the next try count present below the maximum, and the candidates with one try count,
 # in claim order; both served by that slot's claim index alone.

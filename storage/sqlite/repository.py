@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 
-from domain import claim, clock
+from domain import claim, clock, leases
 from domain.claim import ClaimPolicy
 from domain.models import Status, Target
 from domain.paging import Cursor
@@ -82,8 +82,16 @@ class SqliteTargetRepository:
 
         return await self._database.write(write)
 
+    async def lapsed(self, *, now: str, limit: int) -> list[Target]:
+        rows = self._database.reader.execute(queries.LAPSED, (now, limit))
+        return [target_of(text) for (text,) in rows]
+
+    async def progressing_since(self, *, outdial_id: str, cutoff: str, limit: int) -> list[Target]:
+        rows = self._database.reader.execute(queries.PROGRESSING_SINCE, (outdial_id, cutoff, limit))
+        return [target_of(text) for (text,) in rows]
+
     async def claim(
-        self, *, rules: ClaimPolicy, cutoff: str, now: str, limit: int = 1
+        self, *, rules: ClaimPolicy, cutoff: str, now: str, limit: int, lease_ms: int | None
     ) -> list[tuple[Target, int]]:
         def write(connection: sqlite3.Connection) -> list[tuple[Target, int]]:
             claimed = []
@@ -92,7 +100,13 @@ class SqliteTargetRepository:
                 slot = claim.slot_to_dial(before, rules)
                 if slot is None:
                     continue
-                after = claim.after_claim(before, slot, clock.next_update(before.tm_update, now))
+                after = claim.after_claim(
+                    before,
+                    slot,
+                    clock.next_update(before.tm_update, now),
+                    token=leases.new_token(),
+                    lease_ms=lease_ms,
+                )
                 doc = document_of(text) | changed_fields(before, after)
                 connection.execute(queries.REWRITE, (*row_of(doc), before.id))
                 claimed.append((after, slot))

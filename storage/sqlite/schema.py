@@ -82,6 +82,10 @@ INDEXES = (
     f"(outdial_id, tm_create DESC, id DESC) WHERE {LIVE}",
     f"CREATE INDEX IF NOT EXISTS list_by_status ON targets "
     f"(outdial_id, status, tm_create DESC, id DESC) WHERE {LIVE}",
+    f"CREATE INDEX IF NOT EXISTS lease_end ON targets (lease) "
+    f"WHERE {LIVE} AND status = 'progressing' AND lease IS NOT NULL",
+    f"CREATE INDEX IF NOT EXISTS progressing_since ON targets (outdial_id, tm_update) "
+    f"WHERE {LIVE} AND status = 'progressing'",
     # One claim index per slot: candidates by (tried, try count), each in claim order.
     *(
         f"CREATE INDEX IF NOT EXISTS claim_slot{slot} ON targets "
