@@ -45,6 +45,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Starl
         keep_alive=True,
         keep_alive_interval=settings.keep_alive_interval_s,
         authenticator=authenticator,
+        on_refusal=metrics.refused,
         allowed_origins=settings.cors_origins,
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         connection_init_wait_timeout=timedelta(milliseconds=settings.connection_init_timeout_ms),
@@ -77,7 +78,11 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Starl
         middleware=[
             Middleware(RequestLog),
             *cors(settings.cors_origins),
-            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+            Middleware(
+                BodySizeLimit,
+                max_bytes=settings.max_body_bytes,
+                on_refusal=lambda: metrics.refused("BAD_REQUEST"),
+            ),
             Middleware(TrackWebSockets, websockets=websockets),
         ],
         lifespan=lifespan,

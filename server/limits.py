@@ -91,9 +91,12 @@ class _Measure:
 class BodySizeLimit:
     """ASGI middleware: 413 for a request body over `max_bytes`, without reading it all."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, on_refusal: Callable[[], None] = lambda: None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.on_refusal = on_refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -127,6 +130,7 @@ class BodySizeLimit:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
+        self.on_refusal()
         message = f"The request body is larger than the limit of {self.max_bytes:,} bytes."
         body = orjson.dumps(
             {"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}
