@@ -21,17 +21,26 @@ from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRul
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
 
+from server.budget import RequestBudget
 from server.settings import Settings
 
 
 def document_limits(settings: Settings) -> list[Callable[[], SchemaExtension]]:
-    """Schema extensions enforcing the caps; built once, so validation stays cacheable."""
+    """Schema extensions enforcing the caps; the rules are built once, so validation stays
+    cacheable, and the request budgets, which depend on variables, run after it."""
     rules: list[type[ASTValidationRule]] = [
         operation_limits(settings.max_query_depth, settings.max_aliases)
     ]
     if not settings.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
-    return [lambda: MaxTokensLimiter(settings.max_tokens), lambda: AddValidationRules(rules)]
+    return [
+        lambda: MaxTokensLimiter(settings.max_tokens),
+        lambda: AddValidationRules(rules),
+        lambda: RequestBudget(
+            max_result_items=settings.max_result_items,
+            max_creates=settings.max_creates_per_request,
+        ),
+    ]
 
 
 def operation_limits(max_depth: int, max_aliases: int) -> type[ValidationRule]:

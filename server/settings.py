@@ -37,6 +37,8 @@ class Settings:
     max_aliases: int = 100
     max_tokens: int = 2000
     max_body_bytes: int = 2 * 1024 * 1024
+    max_result_items: int = 10_000
+    max_creates_per_request: int = 1000
     max_subscriptions_per_connection: int = 20
     connection_init_timeout_ms: int = 10_000
     # Subscriptions: events a subscriber may fall behind before it is ended; keep-alive pings.
@@ -90,6 +92,20 @@ class Settings:
             ),
             max_body_bytes=_integer(
                 get("MAX_BODY_BYTES"), "MAX_BODY_BYTES", defaults.max_body_bytes, 1024, 1 << 30
+            ),
+            max_result_items=_integer(
+                get("MAX_RESULT_ITEMS"),
+                "MAX_RESULT_ITEMS",
+                defaults.max_result_items,
+                1,
+                10_000_000,
+            ),
+            max_creates_per_request=_integer(
+                get("MAX_CREATES_PER_REQUEST"),
+                "MAX_CREATES_PER_REQUEST",
+                defaults.max_creates_per_request,
+                1,
+                1_000_000,
             ),
             max_subscriptions_per_connection=_integer(
                 get("MAX_SUBSCRIPTIONS_PER_CONNECTION"),

@@ -31,6 +31,8 @@ CREATE_TWO = """mutation CreateTwo($inputs: [CreateOutdialtargetInput!]!) {
   createOutdialtargets(inputs: $inputs) { id } }"""
 REPORT = """mutation Report($id: ID!, $status: OutdialtargetStatus!) {
   updateOutdialtargetStatus(id: $id, status: $status) { status } }"""
+PAGE = f'outdialtargets(outdialId: "{OUTDIAL}") {{ edges {{ cursor }} }}'
+TWO_PAGES = f"query TwoPages {{ {PAGE} again: {PAGE} }}"
 COUNTS = "query Counts($outdialId: ID!) { outdialtargetCounts(outdialId: $outdialId) { total } }"
 
 
@@ -142,7 +144,7 @@ async def test_database_outages_are_counted(
 
 @pytest.fixture
 async def guarded() -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(auth_tokens=CREDENTIALS, max_body_bytes=4096)
+    settings = Settings(auth_tokens=CREDENTIALS, max_body_bytes=4096, max_result_items=100)
     app = create_app(settings, database=AsyncMongoMockClient()[f"t_{uuid.uuid4().hex}"])
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -165,15 +167,17 @@ async def test_each_refusal_is_counted_under_its_own_code(guarded: httpx.AsyncCl
         await guarded.post("/graphql", content=b"{}", headers=reader | {"content-type": "text/x"}),
         await guarded.post("/graphql", content=b" " * 5000, headers=reader | json_type),
         await guarded.post("/graphql", json={"query": "{ nope }"}, headers=reader),
+        await guarded.post("/graphql", json={"query": TWO_PAGES}, headers=reader),
         await guarded.get("/graphql?query=mutation{__typename}", headers=reader),
     ]
-    assert [a.status_code for a in answers] == [403, 401, 400, 415, 413, 400, 405]
+    assert [a.status_code for a in answers] == [403, 401, 400, 415, 413, 400, 400, 405]
     samples = await scrape(guarded)
     assert operations(samples, "anonymous", "mutation", "FORBIDDEN") == 1
     assert operations(samples, "Counts", "unknown", "UNAUTHENTICATED") == 1
     assert operations(samples, "anonymous", "unknown", "BAD_REQUEST") == 3
     assert operations(samples, "anonymous", "mutation", "BAD_REQUEST") == 1
     assert operations(samples, "anonymous", "query", "GRAPHQL_VALIDATION_FAILED") == 1
+    assert operations(samples, "TwoPages", "query", "GRAPHQL_VALIDATION_FAILED") == 1
     refused = [key for key in samples if key[0] == "outdial_graphql_operations_total"]
     assert all(("outcome", "INTERNAL_SERVER_ERROR") not in labels for _, labels in refused)
     assert sum(samples[key] for key in refused) == len(answers)
