@@ -24,6 +24,7 @@ from server.requestlog import OperationNames, RequestLog
 from server.runtime import Runtime
 from server.settings import Settings
 from server.shutdown import OpenWebSockets, TrackWebSockets
+from server.transport import BodyDeadline
 from storage.connection import Storage, open_storage
 from storage.driver import Database
 
@@ -81,6 +82,11 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Starl
             Middleware(
                 BodySizeLimit,
                 max_bytes=settings.max_body_bytes,
+                on_refusal=lambda: metrics.refused("BAD_REQUEST"),
+            ),
+            Middleware(
+                BodyDeadline,
+                timeout_s=settings.request_body_timeout_ms / 1000,
                 on_refusal=lambda: metrics.refused("BAD_REQUEST"),
             ),
             Middleware(TrackWebSockets, websockets=websockets),

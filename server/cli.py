@@ -72,11 +72,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
     from server import logs
     from server.app import create_app
     from server.shutdown import GracefulServer
+    from server.transport import uvicorn_config
 
     logs.configure(settings.log_level, settings.log_format)
     # Thousands of websockets keep millions of objects alive; with the default thresholds
@@ -91,15 +90,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             sys.stderr.write(f"outdial-graphql: {error}\n")
             return 1
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,  # server.requestlog writes one line per request
-        ws_per_message_deflate=False,
-        timeout_graceful_shutdown=settings.shutdown_timeout_s,
-    )
+    config = uvicorn_config(app, settings)
     GracefulServer(config, app.state.websockets).run()
     return 0
 

@@ -141,20 +141,23 @@ class BodySizeLimit:
     async def _refuse(self, send: Send) -> None:
         self.on_refusal()
         message = f"The request body is larger than the limit of {self.max_bytes:,} bytes."
-        body = orjson.dumps(
-            {"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}
-        )
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close"),
-        ]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send_refusal(send, 413, message)
 
 
 class _BodyTooLarge(Exception):
     pass
+
+
+async def send_refusal(send: Send, status: int, message: str) -> None:
+    """Answer a request refused before GraphQL ran, and close the connection."""
+    body = orjson.dumps({"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]})
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -41,6 +41,8 @@ class Settings:
     max_creates_per_request: int = 1000
     max_subscriptions_per_connection: int = 20
     connection_init_timeout_ms: int = 10_000
+    request_headers_timeout_ms: int = 10_000
+    request_body_timeout_ms: int = 30_000
     # Subscriptions: events a subscriber may fall behind before it is ended; keep-alive pings.
     subscription_queue_size: int = 1000
     keep_alive_interval_s: int = 15
@@ -120,6 +122,20 @@ class Settings:
                 defaults.connection_init_timeout_ms,
                 10,
                 600_000,
+            ),
+            request_headers_timeout_ms=_integer(
+                get("REQUEST_HEADERS_TIMEOUT_MS"),
+                "REQUEST_HEADERS_TIMEOUT_MS",
+                defaults.request_headers_timeout_ms,
+                100,
+                600_000,
+            ),
+            request_body_timeout_ms=_integer(
+                get("REQUEST_BODY_TIMEOUT_MS"),
+                "REQUEST_BODY_TIMEOUT_MS",
+                defaults.request_body_timeout_ms,
+                100,
+                3_600_000,
             ),
             subscription_queue_size=_integer(
                 get("SUBSCRIPTION_QUEUE_SIZE"),
