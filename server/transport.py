@@ -33,6 +33,7 @@ def uvicorn_config(app: ASGIApp, settings: Settings, **options: Any) -> uvicorn.
         log_config=None,
         access_log=False,  # server.requestlog writes one line per request
         timeout_graceful_shutdown=settings.shutdown_timeout_s,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         **options,
     )
 
