@@ -11,8 +11,9 @@ the resolver still answers it with its own BAD_USER_INPUT.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from graphql import (
@@ -21,6 +22,7 @@ from graphql import (
     GraphQLError,
     GraphQLField,
     GraphQLList,
+    GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
     get_named_type,
@@ -123,11 +125,10 @@ class _Walk:
     def creates(self) -> int:
         if self.root is not self.schema.mutation_type:
             return 0
-        return sum(
-            _longest_list(field, arguments) or 1
-            for name, _, field, arguments in self._fields(self.root, self.root_fields)
-            if name.startswith(CREATING_PREFIX)
+        creating = self._fields(
+            self.root, self.root_fields, lambda name, field: name.startswith(CREATING_PREFIX)
         )
+        return sum(_longest_list(field, arguments) or 1 for _, field, arguments in creating)
 
     def _items(
         self,
@@ -137,7 +138,7 @@ class _Walk:
         carried: int | None,
     ) -> int:
         total = 0
-        for _, details, field, arguments in self._fields(parent, grouped):
+        for details, field, arguments in self._fields(parent, grouped, self._may_list):
             size = _size(field, arguments)
             if isinstance(get_nullable_type(field.type), GraphQLList):
                 count = size if size is not None else carried if carried is not None else 1
@@ -172,14 +173,27 @@ class _Walk:
             details,
         ).grouped_field_set
 
+    def _may_list(self, name: str, field: GraphQLField) -> bool:
+        """Whether a field returns a list or an object with lists somewhere below it."""
+        return isinstance(get_nullable_type(field.type), GraphQLList) or _holds_lists(
+            self.schema, get_named_type(field.type)
+        )
+
     def _fields(
-        self, parent: GraphQLObjectType, grouped: GroupedFieldSet
-    ) -> Iterator[tuple[str, FieldDetailsList, GraphQLField, Mapping[str, Any]]]:
-        """Each selected field with its arguments; introspection is free and left out."""
+        self,
+        parent: GraphQLObjectType,
+        grouped: GroupedFieldSet,
+        wanted: Callable[[str, GraphQLField], bool],
+    ) -> Iterator[tuple[FieldDetailsList, GraphQLField, Mapping[str, Any]]]:
+        """The wanted selected fields with their arguments; introspection is free."""
         for details in grouped.values():
             node = details[0].node
             field = parent.fields.get(node.name.value)
-            if field is None or node.name.value.startswith("__"):
+            if (
+                field is None
+                or node.name.value.startswith("__")
+                or not wanted(node.name.value, field)
+            ):
                 continue
             try:
                 arguments = get_argument_values(
@@ -190,7 +204,26 @@ class _Walk:
                 )
             except GraphQLError:  # execution reports it before this field resolves
                 continue
-            yield node.name.value, details, field, arguments
+            yield details, field, arguments
+
+
+@cache
+def _holds_lists(schema: GraphQLSchema, start: GraphQLNamedType) -> bool:
+    """Whether some field of `start`, or of the types below it, returns a list."""
+    seen: set[GraphQLNamedType] = set()
+    todo = [start]
+    while todo:
+        named = todo.pop()
+        if named in seen:
+            continue
+        seen.add(named)
+        kinds = schema.get_possible_types(named) if is_abstract_type(named) else [named]
+        for kind in kinds:
+            for field in getattr(kind, "fields", {}).values():
+                if isinstance(get_nullable_type(field.type), GraphQLList):
+                    return True
+                todo.append(get_named_type(field.type))
+    return False
 
 
 def _size(field: GraphQLField, arguments: Mapping[str, Any]) -> int | None:
