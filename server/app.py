@@ -25,6 +25,7 @@ from server.requestlog import OperationNames, RequestLog
 from server.runtime import Runtime
 from server.settings import Settings
 from server.shutdown import OpenWebSockets, TrackWebSockets
+from server.transport import BodyDeadline
 from storage.backend import Storage, open_storage
 
 logger = logging.getLogger("outdial.server")
@@ -50,6 +51,7 @@ def create_app(
         keep_alive=True,
         keep_alive_interval=settings.keep_alive_interval_s,
         authenticator=authenticator,
+        on_refusal=metrics.refused,
         allowed_origins=settings.cors_origins,
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         connection_init_wait_timeout=timedelta(milliseconds=settings.connection_init_timeout_ms),
@@ -83,7 +85,16 @@ def create_app(
         middleware=[
             Middleware(RequestLog),
             *cors(settings.cors_origins),
-            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+            Middleware(
+                BodySizeLimit,
+                max_bytes=settings.max_body_bytes,
+                on_refusal=lambda: metrics.refused("BAD_REQUEST"),
+            ),
+            Middleware(
+                BodyDeadline,
+                timeout_s=settings.request_body_timeout_ms / 1000,
+                on_refusal=lambda: metrics.refused("BAD_REQUEST"),
+            ),
             Middleware(TrackWebSockets, websockets=websockets),
         ],
         lifespan=lifespan,

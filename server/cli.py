@@ -6,19 +6,22 @@ import argparse
 import asyncio
 import gc
 import logging
+import shutil
 import sys
+import tempfile
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from server.settings import Settings, SettingsError
+from server.settings import Settings, SettingsError, environment_help
 
 if TYPE_CHECKING:
     from storage.backend import Storage
 
 DEMO_COUNT = 50
+STDIN = "-"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,8 +38,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="outdial-graphql", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
-    serve = commands.add_parser("serve", help="run the GraphQL server")
+    serve = commands.add_parser(
+        "serve",
+        help="run the GraphQL server",
+        description="Run the GraphQL server, configured by the environment.",
+        epilog=environment_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     serve.set_defaults(command=_serve)
     export = commands.add_parser("export-schema", help="write the schema as SDL")
     export.add_argument("path", nargs="?", type=Path, help="file to write (default: stdout)")
@@ -44,8 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     load = commands.add_parser(
         "import",
         help="load targets from a JSON-lines file of stored documents",
-        description="Load targets from FILE, one stored document (JSON) a line. Every line is "
-        "checked first; by default one bad line means nothing is imported (exit 1).",
+        description="Load targets from FILE (- for standard input), one stored document (JSON) "
+        "a line. Every line is checked first; by default one bad line means nothing is imported "
+        "(exit 1).",
     )
     load.add_argument("file", type=Path, metavar="FILE")
     load.add_argument(
@@ -71,12 +82,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        return version("outdial-graphql")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from server import logs
     from server.app import create_app
     from server.shutdown import GracefulServer
+    from server.transport import uvicorn_config
 
     logs.configure(settings.log_level, settings.log_format)
     # Thousands of websockets keep millions of objects alive; with the default thresholds
@@ -91,15 +110,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             sys.stderr.write(f"outdial-graphql: {error}\n")
             return 1
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,  # server.requestlog writes one line per request
-        ws_per_message_deflate=False,
-        timeout_graceful_shutdown=settings.shutdown_timeout_s,
-    )
+    config = uvicorn_config(app, settings)
     GracefulServer(config, app.state.websockets).run()
     return 0
 
@@ -116,15 +127,25 @@ def _export_schema(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _import(settings: Settings, args: argparse.Namespace) -> int:
-    from server.importer import ImportResult, import_file
+    if str(args.file) != STDIN:
+        if not args.file.is_file():
+            return _fail(f"{args.file}: no such file", status=2)
+        return _import_file(settings, args, args.file, str(args.file))
+    # The importer reads its input twice (check every line, then write): keep stdin on disk.
+    with tempfile.TemporaryDirectory(prefix="outdial-import-") as spool:
+        path = Path(spool) / "stdin.jsonl"
+        with path.open("wb") as copy:
+            shutil.copyfileobj(sys.stdin.buffer, copy)
+        return _import_file(settings, args, path, "standard input")
 
-    if not args.file.is_file():
-        return _fail(f"{args.file}: no such file", status=2)
+
+def _import_file(settings: Settings, args: argparse.Namespace, path: Path, label: str) -> int:
+    from server.importer import ImportResult, import_file
 
     async def run() -> ImportResult:
         async with _storage(settings) as storage:
             return await import_file(
-                args.file,
+                path,
                 storage.repository,
                 skip_bad=args.skip_bad,
                 batch_size=args.batch_size,
@@ -136,7 +157,7 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
     except _expected_failures() as error:
         return _fail(str(error))
     skipped = f", skipped {len(result.bad):,} bad line(s)" if result.bad and args.skip_bad else ""
-    sys.stderr.write(f"imported {result.written:,} target(s) from {args.file}{skipped}\n")
+    sys.stderr.write(f"imported {result.written:,} target(s) from {label}{skipped}\n")
     return 0 if result.ok or args.skip_bad else 1
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -28,15 +29,25 @@ from server.websocket import LegacyWSHandler, TransportWSHandler, WebSocketAdapt
 
 PAGE = graphiql_html(graphql_path="/graphql", static_path=STATIC_PATH)
 
+# Hears each request refused before any GraphQL operation ran: (code, operation name).
+RefusalListener = Callable[[str, str | None], None]
+
 
 class GraphQLEndpoint(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
     websocket_adapter_class = WebSocketAdapter
 
-    def __init__(self, *args: Any, authenticator: Authenticator, **options: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        authenticator: Authenticator,
+        on_refusal: RefusalListener = lambda code, operation: None,
+        **options: Any,
+    ) -> None:
         super().__init__(*args, **options)
         self.authenticator = authenticator
+        self.on_refusal = on_refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -52,20 +63,27 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         try:
             media_type = http.negotiate(request.headers.get("accept"))
         except http.NotAcceptable as refusal:
-            return http.error_response(406, str(refusal))
+            return self._refuse(request, 406, str(refusal))
         if request.method == "POST" and not http.is_json_body(request.headers.get("content-type")):
             message = "POST bodies must be application/json (UTF-8)."
-            return http.error_response(415, message, media_type)
+            return self._refuse(request, 415, message, media_type)
         try:
             response = await self.run(request)
         except HTTPException as error:
-            return http.error_response(error.status_code, error.reason, media_type)
+            return self._refuse(request, error.status_code, error.reason, media_type)
         response.headers["content-type"] = http.content_type(media_type)
         if media_type == http.GRAPHQL_RESPONSE:
             response.status_code = getattr(request.state, "request_error_status", 200)
         if response.status_code == 401:
             response.headers["www-authenticate"] = "Bearer"
         return response
+
+    def _refuse(
+        self, request: Request, status: int, message: str, media_type: str = http.JSON
+    ) -> Response:
+        if not getattr(request.state, "graphql_ran", False):  # else the metrics extension counted
+            self.on_refusal("BAD_REQUEST", None)
+        return http.error_response(status, message, media_type)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         runtime: Runtime = request.app.state.runtime
@@ -77,6 +95,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             context.scope, context.connection_params
         )
         if context.scope is None:
+            self.on_refusal(Unauthenticated.code, None)
             error = Unauthenticated("a valid bearer token is required")
             raise ConnectionRejectionError({"message": error.message, **error.extensions})
         return UnsetType()  # acknowledge with no payload
@@ -118,7 +137,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
         if context.scope is None:
+            self.on_refusal(Unauthenticated.code, request_data.operation_name)
             return http.request_error(Unauthenticated("a valid bearer token is required"))
+        request.state.graphql_ran = True
         try:
             return await self.schema.execute(
                 request_data.query,

@@ -21,17 +21,26 @@ from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRul
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
 
+from server.budget import RequestBudget
 from server.settings import Settings
 
 
 def document_limits(settings: Settings) -> list[Callable[[], SchemaExtension]]:
-    """Schema extensions enforcing the caps; built once, so validation stays cacheable."""
+    """Schema extensions enforcing the caps; the rules are built once, so validation stays
+    cacheable, and the request budgets, which depend on variables, run after it."""
     rules: list[type[ASTValidationRule]] = [
         operation_limits(settings.max_query_depth, settings.max_aliases)
     ]
     if not settings.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
-    return [lambda: MaxTokensLimiter(settings.max_tokens), lambda: AddValidationRules(rules)]
+    return [
+        lambda: MaxTokensLimiter(settings.max_tokens),
+        lambda: AddValidationRules(rules),
+        lambda: RequestBudget(
+            max_result_items=settings.max_result_items,
+            max_creates=settings.max_creates_per_request,
+        ),
+    ]
 
 
 def operation_limits(max_depth: int, max_aliases: int) -> type[ValidationRule]:
@@ -91,9 +100,12 @@ class _Measure:
 class BodySizeLimit:
     """ASGI middleware: 413 for a request body over `max_bytes`, without reading it all."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, on_refusal: Callable[[], None] = lambda: None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.on_refusal = on_refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -127,21 +139,25 @@ class BodySizeLimit:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
+        self.on_refusal()
         message = f"The request body is larger than the limit of {self.max_bytes:,} bytes."
-        body = orjson.dumps(
-            {"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}
-        )
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close"),
-        ]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send_refusal(send, 413, message)
 
 
 class _BodyTooLarge(Exception):
     pass
+
+
+async def send_refusal(send: Send, status: int, message: str) -> None:
+    """Answer a request refused before GraphQL ran, and close the connection."""
+    body = orjson.dumps({"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]})
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -12,12 +12,13 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
 from starlette.requests import Request
 from starlette.responses import Response
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
-from domain.errors import DatabaseUnavailable
+from domain.errors import DatabaseUnavailable, OutdialError
 from domain.events import Broker
 from domain.models import Status, StatusChange
 from domain.service import Claimed
@@ -27,9 +28,10 @@ MAX_OPERATION_NAMES = 200
 ANONYMOUS = "anonymous"
 OTHER = "other"
 OK = "ok"
+UNKNOWN_TYPE = "unknown"
 
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
-_REQUEST_ERRORS = (CannotGetOperationTypeError, InvalidOperationTypeError)
+_REQUEST_ERRORS = (CannotGetOperationTypeError, InvalidOperationTypeError, MissingQueryError)
 _LEGAL_TRANSITIONS = (
     (Status.IDLE, Status.PROGRESSING),
     (Status.PROGRESSING, Status.IDLE),
@@ -96,6 +98,10 @@ class Metrics:
     def claim_finished(self, claimed: Claimed | None) -> None:
         self.claims.labels("empty" if claimed is None else "claimed").inc()
 
+    def refused(self, code: str, operation: str | None = None) -> None:
+        """A request refused before any GraphQL operation ran (bad HTTP, no token, too big)."""
+        self.operations.labels(self.operation_label(operation), UNKNOWN_TYPE, code).inc()
+
     def extension(self) -> Callable[[], SchemaExtension]:
         return lambda: OperationMetrics(self)
 
@@ -155,7 +161,7 @@ def _operation_type(context: ExecutionContext) -> str:
     try:
         return context.operation_type.value
     except (RuntimeError, *_REQUEST_ERRORS):
-        return "unknown"
+        return UNKNOWN_TYPE
 
 
 def _errors(context: ExecutionContext) -> list[GraphQLError]:
@@ -167,9 +173,17 @@ def _outcome(kind: str, errors: list[GraphQLError], failure: BaseException | Non
     if isinstance(failure, GeneratorExit | asyncio.CancelledError):
         # A subscription ends this way when its client stops it or goes away.
         return OK if kind == OperationType.SUBSCRIPTION.value else "CANCELLED"
+    if isinstance(failure, _REQUEST_ERRORS):
+        return "BAD_REQUEST"
+    if isinstance(failure, OutdialError):  # raised by an extension before execution (auth)
+        return failure.code
     if failure is not None:
-        return "BAD_REQUEST" if isinstance(failure, _REQUEST_ERRORS) else "INTERNAL_SERVER_ERROR"
+        return _code(failure) if isinstance(failure, GraphQLError) else "INTERNAL_SERVER_ERROR"
     if not errors:
         return OK
-    code = (errors[0].extensions or {}).get("code")
+    return _code(errors[0])
+
+
+def _code(error: GraphQLError) -> str:
+    code = (error.extensions or {}).get("code")
     return code if isinstance(code, str) else "INTERNAL_SERVER_ERROR"

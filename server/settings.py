@@ -37,13 +37,19 @@ class Settings:
     max_aliases: int = 100
     max_tokens: int = 2000
     max_body_bytes: int = 2 * 1024 * 1024
+    max_result_items: int = 10_000
+    max_creates_per_request: int = 1000
     max_subscriptions_per_connection: int = 20
     connection_init_timeout_ms: int = 10_000
+    request_headers_timeout_ms: int = 10_000
+    request_body_timeout_ms: int = 30_000
     # Subscriptions: events a subscriber may fall behind before it is ended; keep-alive pings.
     subscription_queue_size: int = 1000
     keep_alive_interval_s: int = 15
     # Leases: how often each instance looks for lapsed claims (a lapse happens within this).
     lease_sweep_interval_ms: int = 500
+    # Which proxies may set X-Forwarded-For/-Proto (uvicorn's forwarded_allow_ips).
+    forwarded_allow_ips: str = "127.0.0.1,::1"
 
     def __post_init__(self) -> None:
         if self.require_auth and not self.auth_tokens:
@@ -93,6 +99,20 @@ class Settings:
             max_body_bytes=_integer(
                 get("MAX_BODY_BYTES"), "MAX_BODY_BYTES", defaults.max_body_bytes, 1024, 1 << 30
             ),
+            max_result_items=_integer(
+                get("MAX_RESULT_ITEMS"),
+                "MAX_RESULT_ITEMS",
+                defaults.max_result_items,
+                1,
+                10_000_000,
+            ),
+            max_creates_per_request=_integer(
+                get("MAX_CREATES_PER_REQUEST"),
+                "MAX_CREATES_PER_REQUEST",
+                defaults.max_creates_per_request,
+                1,
+                1_000_000,
+            ),
             max_subscriptions_per_connection=_integer(
                 get("MAX_SUBSCRIPTIONS_PER_CONNECTION"),
                 "MAX_SUBSCRIPTIONS_PER_CONNECTION",
@@ -106,6 +126,20 @@ class Settings:
                 defaults.connection_init_timeout_ms,
                 10,
                 600_000,
+            ),
+            request_headers_timeout_ms=_integer(
+                get("REQUEST_HEADERS_TIMEOUT_MS"),
+                "REQUEST_HEADERS_TIMEOUT_MS",
+                defaults.request_headers_timeout_ms,
+                100,
+                600_000,
+            ),
+            request_body_timeout_ms=_integer(
+                get("REQUEST_BODY_TIMEOUT_MS"),
+                "REQUEST_BODY_TIMEOUT_MS",
+                defaults.request_body_timeout_ms,
+                100,
+                3_600_000,
             ),
             subscription_queue_size=_integer(
                 get("SUBSCRIPTION_QUEUE_SIZE"),
@@ -128,7 +162,64 @@ class Settings:
                 50,
                 1500,
             ),
+            forwarded_allow_ips=get("FORWARDED_ALLOW_IPS") or defaults.forwarded_allow_ips,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """One environment variable the server reads: `serve --help` and the README list these."""
+
+    name: str
+    meaning: str
+    shown_default: str | None = None  # None: the default of the field named like the variable
+
+    def default(self) -> str:
+        if self.shown_default is not None:
+            return self.shown_default
+        value = getattr(Settings(), self.name.lower())
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        return "unset" if value in (None, ()) else str(value)
+
+
+ENVIRONMENT = (
+    Variable("MONGODB_URL", "a MongoDB to use; unset keeps targets in the embedded SQLite store"),
+    Variable("MONGODB_DB", "database name"),
+    Variable("HOST", "address to listen on"),
+    Variable("PORT", "port to listen on"),
+    Variable("DATA_DIR", "where the embedded store keeps its SQLite file"),
+    Variable("DB_TIMEOUT_MS", "how long a request waits for the database"),
+    Variable("CURSOR_SECRET", "key signing paging cursors; the same on every replica", "built in"),
+    Variable("LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR"),
+    Variable("LOG_FORMAT", "text, or json for one JSON object a line"),
+    Variable("SHUTDOWN_TIMEOUT_S", "on SIGTERM, how long requests in flight may take"),
+    Variable("AUTH_TOKENS", "bearer tokens as scope:sha256hex[:label], comma-separated"),
+    Variable("AUTH_TOKENS_FILE", "a file of tokens, one 'scope sha256hex [label]' a line", "unset"),
+    Variable("REQUIRE_AUTH", "1: refuse to start without a token"),
+    Variable("INTROSPECTION", "0 turns off introspection and suggestions"),
+    Variable("CORS_ORIGINS", "origins whose pages may call the API, comma-separated; * for any"),
+    Variable("MAX_QUERY_DEPTH", "field nesting of one operation"),
+    Variable("MAX_ALIASES", "aliases in one operation"),
+    Variable("MAX_TOKENS", "tokens in one document"),
+    Variable("MAX_BODY_BYTES", "request body and websocket message size"),
+    Variable("MAX_RESULT_ITEMS", "list items one request could return"),
+    Variable("MAX_CREATES_PER_REQUEST", "targets the mutations of one request could create"),
+    Variable("MAX_SUBSCRIPTIONS_PER_CONNECTION", "operations running at once on one websocket"),
+    Variable("CONNECTION_INIT_TIMEOUT_MS", "time a websocket has to send connection_init"),
+    Variable("REQUEST_HEADERS_TIMEOUT_MS", "time a connection has to send its request headers"),
+    Variable("REQUEST_BODY_TIMEOUT_MS", "time a request has to send its body"),
+    Variable("SUBSCRIPTION_QUEUE_SIZE", "events a subscriber may fall behind before it is ended"),
+    Variable("LEASE_SWEEP_INTERVAL_MS", "how often lapsed claims are moved back to IDLE"),
+    Variable("KEEP_ALIVE_INTERVAL_S", "websocket keep-alive interval"),
+    Variable("FORWARDED_ALLOW_IPS", "proxies trusted to set X-Forwarded-For and -Proto"),
+)
+
+
+def environment_help() -> str:
+    """The environment the server reads, with defaults, for `serve --help`."""
+    lines = [f"  {v.name} (default: {v.default()})\n      {v.meaning}" for v in ENVIRONMENT]
+    return "environment (read once at start-up):\n" + "\n".join(lines)
 
 
 def _integer(raw: str | None, name: str, default: int, low: int, high: int) -> int:

@@ -3,7 +3,8 @@
 Every message is checked for shape before strawberry reads it (a malformed one closes the
 connection with 4400 instead of failing in the handler), the operation cap answers with a
 coded error, the legacy protocol gets the connection_init timeout the newer one has, frames
-go out as text, and close reasons are cut to what a close frame can carry.
+go out as text, close reasons are cut to what a close frame can carry, and the legacy
+protocol runs queries and mutations as the newer one does.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from contextlib import suppress
-from typing import cast
+from typing import TYPE_CHECKING, Any, cast
 
 from graphql import GraphQLError
 from starlette.websockets import WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.schema import BaseSchema
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
@@ -25,6 +27,9 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 from strawberry.subscriptions.protocols.graphql_ws.types import OperationMessage, StartMessage
 
 from resolvers.context import Context
+
+if TYPE_CHECKING:
+    from strawberry.schema.schema import StreamResult
 
 INVALID_MESSAGE = 4400
 INIT_TIMEOUT = 4408
@@ -75,7 +80,13 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
 
 class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
-    """The legacy graphql-ws (subscriptions-transport-ws) protocol."""
+    """The legacy graphql-ws (subscriptions-transport-ws) protocol, queries and mutations too."""
+
+    def __init__(self, *args: Any, **options: Any) -> None:
+        super().__init__(*args, **options)
+        # strawberry runs subscriptions only over this protocol, but clients such as Python
+        # gql send every operation over it; the schema's extensions check scopes as over HTTP.
+        self.schema = cast(BaseSchema, _EveryOperation(self.schema))
 
     async def handle(self) -> None:
         timer = asyncio.create_task(self._close_unless_initialised())
@@ -108,6 +119,16 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
             await self.send_message({"type": "error", "id": operation_id, "payload": payload})
             return
         await super().handle_start(message)
+
+
+class _EveryOperation:
+    """A schema whose `subscribe` runs any operation: a subscription streams, others answer once."""
+
+    def __init__(self, schema: BaseSchema) -> None:
+        self._schema = schema
+
+    async def subscribe(self, **arguments: Any) -> StreamResult:
+        return await self._schema.stream(**arguments)
 
 
 def over_cap(cap: int | None) -> GraphQLError:

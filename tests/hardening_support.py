@@ -19,6 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from server.app import create_app
 from server.auth import Credential
 from server.settings import Settings
+from server.transport import uvicorn_config
 from storage.backend import Storage
 from storage.mongo.connection import using_database
 
@@ -58,7 +59,7 @@ async def served(settings: Settings) -> AsyncIterator[str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
-    config = uvicorn.Config(app, lifespan="on", log_config=None, ws_per_message_deflate=False)
+    config = uvicorn_config(app, settings, lifespan="on")
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:

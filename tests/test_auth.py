@@ -279,32 +279,63 @@ async def test_transport_ws_refuses_operations_before_connection_init(url: str) 
         assert await close_code(connection) == 4401
 
 
+def answered(protocol: str, message: dict[str, Any]) -> dict[str, Any]:
+    """The data of a query's answer: `next` (graphql-transport-ws) or `data` (graphql-ws)."""
+    assert message["type"] == ("next" if protocol == TRANSPORT_WS else "data"), message
+    data: dict[str, Any] = message["payload"]["data"]
+    return data
+
+
+def error_codes(message: dict[str, Any]) -> list[str]:
+    """transport-ws sends a list of errors, legacy graphql-ws a single one."""
+    assert message["type"] == "error", message
+    payload = message["payload"]
+    return [e["extensions"]["code"] for e in (payload if isinstance(payload, list) else [payload])]
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
 @pytest.mark.parametrize("token", [READ_TOKEN, WRITE_TOKEN], ids=["read", "write"])
-async def test_queries_over_transport_ws_take_either_scope(url: str, token: str) -> None:
-    async with websocket(url, TRANSPORT_WS) as connection:
+async def test_queries_over_websockets_take_either_scope(
+    url: str, protocol: str, token: str
+) -> None:
+    async with websocket(url, protocol) as connection:
         await send(connection, {"type": "connection_init", "payload": bearer(token)})
         assert (await receive(connection))["type"] == "connection_ack"
-        await send(connection, start(TRANSPORT_WS, ops.COUNTS, outdialId=OUTDIAL))
-        message = await receive(connection)
-    assert message["type"] == "next"
-    assert message["payload"]["data"]["outdialtargetCounts"]["total"] == 0
+        await send(connection, start(protocol, ops.COUNTS, outdialId=OUTDIAL))
+        assert answered(protocol, await receive(connection))["outdialtargetCounts"]["total"] == 0
+        assert await receive(connection) == {"id": "1", "type": "complete"}
 
 
-async def test_mutations_over_transport_ws_need_the_write_scope(url: str) -> None:
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_mutations_over_websockets_need_the_write_scope(url: str, protocol: str) -> None:
     for token, written in ((READ_TOKEN, 0), (WRITE_TOKEN, 1)):
-        async with websocket(url, TRANSPORT_WS) as connection:
+        async with websocket(url, protocol) as connection:
             await send(connection, {"type": "connection_init", "payload": bearer(token)})
             assert (await receive(connection))["type"] == "connection_ack"
-            await send(connection, start(TRANSPORT_WS, CREATE, input=ops.new_input(OUTDIAL)))
+            await send(connection, start(protocol, CREATE, input=ops.new_input(OUTDIAL)))
             message = await receive(connection)
             async with httpx.AsyncClient(base_url=url) as http:
                 assert await total(http) == written
         if token == READ_TOKEN:
-            assert message["type"] == "error"
-            assert [e["extensions"]["code"] for e in message["payload"]] == ["FORBIDDEN"]
+            assert error_codes(message) == ["FORBIDDEN"]
         else:
-            assert message["type"] == "next"
-            assert message["payload"]["data"]["createOutdialtarget"]["id"]
+            assert answered(protocol, message)["createOutdialtarget"]["id"]
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_request_budgets_hold_over_websockets(url: str, protocol: str) -> None:
+    target = ops.new_input(OUTDIAL)
+    many = (
+        "mutation($i: [CreateOutdialtargetInput!]!) { a: createOutdialtargets(inputs: $i) { id } "
+    )
+    many += "b: createOutdialtargets(inputs: $i) { id } }"
+    async with websocket(url, protocol) as connection:
+        await send(connection, {"type": "connection_init", "payload": bearer(WRITE_TOKEN)})
+        assert (await receive(connection))["type"] == "connection_ack"
+        await send(connection, start(protocol, many, i=[target] * 501))
+        assert error_codes(await receive(connection)) == ["GRAPHQL_VALIDATION_FAILED"]
+    async with httpx.AsyncClient(base_url=url) as http:
+        assert await total(http) == 0
 
 
 # start-up and configuration

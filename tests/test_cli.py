@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import subprocess
@@ -224,6 +225,32 @@ def test_import_of_a_missing_file_is_a_usage_error(
 ) -> None:
     assert run("import", str(tmp_path / "nope.jsonl")) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_import_dash_reads_standard_input(tmp_path: Path, data_dir: Path) -> None:
+    lines = "".join(json.dumps(document(n)) + "\n" for n in (1, 2, 3))
+    process = subprocess.run(
+        [sys.executable, "-m", "server.cli", "import", "-"],
+        cwd=REPO_ROOT,
+        env=dict(os.environ) | {"PYTHONPATH": str(REPO_ROOT)},
+        input=lines,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert process.returncode == 0, process.stderr
+    assert process.stderr.splitlines()[-1] == "imported 3 target(s) from standard input"
+    assert set(stored(data_dir)) == {tid(1), tid(2), tid(3)}
+
+
+def test_a_bad_line_on_standard_input_is_reported_and_nothing_is_written(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = json.dumps(document(1)) + "\n{not json\n"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(lines.encode())))
+    assert run("import", "-") == 1
+    assert "line 2: not JSON" in capsys.readouterr().err
+    assert stored(data_dir) == {}
 
 
 TYPES = "destination0 { type } destination1 { type } destination2 { type }"

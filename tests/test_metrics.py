@@ -18,7 +18,7 @@ from server.metrics import MAX_OPERATION_NAMES, Metrics
 from server.settings import Settings
 from tests import operations as ops
 from tests.conftest import OTHER_OUTDIAL, OUTDIAL, GraphQLClient
-from tests.hardening_support import mock_storage
+from tests.hardening_support import CREDENTIALS, READ_TOKEN, bearer, mock_storage
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -29,6 +29,8 @@ CREATE_TWO = """mutation CreateTwo($inputs: [CreateOutdialtargetInput!]!) {
   createOutdialtargets(inputs: $inputs) { id } }"""
 REPORT = """mutation Report($id: ID!, $status: OutdialtargetStatus!) {
   updateOutdialtargetStatus(id: $id, status: $status) { status } }"""
+PAGE = f'outdialtargets(outdialId: "{OUTDIAL}") {{ edges {{ cursor }} }}'
+TWO_PAGES = f"query TwoPages {{ {PAGE} again: {PAGE} }}"
 COUNTS = "query Counts($outdialId: ID!) { outdialtargetCounts(outdialId: $outdialId) { total } }"
 
 
@@ -136,6 +138,47 @@ async def test_database_outages_are_counted(
         samples = await scrape(http)
     assert value(samples, "outdial_database_errors_total") == 1
     assert operations(samples, "anonymous", "query", "SERVICE_UNAVAILABLE") == 1
+
+
+@pytest.fixture
+async def guarded() -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(auth_tokens=CREDENTIALS, max_body_bytes=4096, max_result_items=100)
+    app = create_app(settings, storage=mock_storage)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        headers = {"accept": "application/graphql-response+json"}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", headers=headers
+        ) as http:
+            yield http
+
+
+async def test_each_refusal_is_counted_under_its_own_code(guarded: httpx.AsyncClient) -> None:
+    reader = bearer(READ_TOKEN)
+    create = {"query": ops.CREATE, "variables": {"input": ops.new_input(OUTDIAL)}}
+    named = {"query": COUNTS, "variables": {"outdialId": OUTDIAL}, "operationName": "Counts"}
+    json_type = {"content-type": "application/json"}
+    answers = [
+        await guarded.post("/graphql", json=create, headers=reader),
+        await guarded.post("/graphql", json=named),
+        await guarded.post("/graphql", content=b"{not json", headers=reader | json_type),
+        await guarded.post("/graphql", content=b"{}", headers=reader | {"content-type": "text/x"}),
+        await guarded.post("/graphql", content=b" " * 5000, headers=reader | json_type),
+        await guarded.post("/graphql", json={"query": "{ nope }"}, headers=reader),
+        await guarded.post("/graphql", json={"query": TWO_PAGES}, headers=reader),
+        await guarded.get("/graphql?query=mutation{__typename}", headers=reader),
+    ]
+    assert [a.status_code for a in answers] == [403, 401, 400, 415, 413, 400, 400, 405]
+    samples = await scrape(guarded)
+    assert operations(samples, "anonymous", "mutation", "FORBIDDEN") == 1
+    assert operations(samples, "Counts", "unknown", "UNAUTHENTICATED") == 1
+    assert operations(samples, "anonymous", "unknown", "BAD_REQUEST") == 3
+    assert operations(samples, "anonymous", "mutation", "BAD_REQUEST") == 1
+    assert operations(samples, "anonymous", "query", "GRAPHQL_VALIDATION_FAILED") == 1
+    assert operations(samples, "TwoPages", "query", "GRAPHQL_VALIDATION_FAILED") == 1
+    refused = [key for key in samples if key[0] == "outdial_graphql_operations_total"]
+    assert all(("outcome", "INTERNAL_SERVER_ERROR") not in labels for _, labels in refused)
+    assert sum(samples[key] for key in refused) == len(answers)
 
 
 def test_operation_names_beyond_the_limit_count_as_other() -> None:

@@ -1,0 +1,132 @@
+"""How uvicorn serves the app, hardened against slow clients and oversized websocket messages.
+
+uvicorn waits forever for a request's headers (its keep-alive timer runs only between
+requests) and for a body that trickles in; here the headers must arrive within
+`REQUEST_HEADERS_TIMEOUT_MS` of the connection or request starting, and the whole body within
+`REQUEST_BODY_TIMEOUT_MS` of the headers, else the client gets 408 and the connection closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import uvicorn
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from server.limits import send_refusal
+from server.settings import Settings
+
+REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+
+
+def uvicorn_config(app: ASGIApp, settings: Settings, **options: Any) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        http=header_deadline(settings.request_headers_timeout_ms / 1000),
+        ws_max_size=settings.max_body_bytes,  # larger messages: closed with 1009, unread
+        ws_per_message_deflate=False,
+        log_config=None,
+        access_log=False,  # server.requestlog writes one line per request
+        timeout_graceful_shutdown=settings.shutdown_timeout_s,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        **options,
+    )
+
+
+class _HeaderDeadline(HttpToolsProtocol):
+    timeout_s = 10.0
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        if self._deadline is None:
+            self._deadline = self.loop.call_later(self.timeout_s, self._expire)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expire(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            self._arm()  # a pipelined request waits for the answer before it: not its fault
+            return
+        self.transport.write(REQUEST_TIMEOUT)
+        self.transport.close()
+
+
+def header_deadline(timeout_s: float) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol, closing connections whose headers take too long."""
+    return type("HeaderDeadlineProtocol", (_HeaderDeadline,), {"timeout_s": timeout_s})
+
+
+class BodyDeadline:
+    """ASGI middleware: 408 when a request body has not fully arrived within `timeout_s`."""
+
+    def __init__(
+        self, app: ASGIApp, timeout_s: float, on_refusal: Callable[[], None] = lambda: None
+    ) -> None:
+        self.app = app
+        self.timeout_s = timeout_s
+        self.on_refusal = on_refusal
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
+        body_done = False
+        started = False
+
+        async def timed_receive() -> Message:
+            nonlocal body_done
+            if body_done:  # later receives wait for the client to leave: no deadline
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise _BodyTooSlow from None
+            body_done = message["type"] != "http.request" or not message.get("more_body")
+            return message
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, tracked_send)
+        except _BodyTooSlow:
+            if started:
+                raise
+            self.on_refusal()
+            message = f"The request body did not arrive within {self.timeout_s:g} s."
+            await send_refusal(send, 408, message)
+
+
+class _BodyTooSlow(Exception):
+    pass
