@@ -6,8 +6,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from domain import claim, clock, states, validation
+from domain import claim, clock, listing, states, validation
 from domain.errors import BadUserInput, Conflict, NotFound
+from domain.listing import ListScope, OutdialTargets, TargetPage
 from domain.models import NOT_DELETED, SLOTS, Status, StatusChange, Target
 from domain.paging import Cursor, CursorCodec
 from domain.ports import TargetStore
@@ -15,14 +16,7 @@ from domain.validation import TargetDraft, TargetPatch
 
 StatusListener = Callable[[StatusChange], None]
 
-MAX_PAGE = 100
 _WRITE_ATTEMPTS = 8
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    targets: list[Target]
-    has_next_page: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,16 +51,28 @@ class TargetService:
         found = await self._store.get_many(target_ids=target_ids)
         return [found.get(target_id) for target_id in target_ids]
 
-    async def list_page(
-        self, outdial_id: str, status: Status | None, first: int, after: str | None
-    ) -> Page:
-        checked_outdial = validation.uuid_arg(outdial_id, "outdialId")
-        limit = validation.int_range(first, "first", 1, MAX_PAGE)
-        cursor = None if after is None else self._cursors.decode(after)
-        rows = await self._store.list_page(
-            outdial_id=checked_outdial, status=status, after=cursor, limit=limit + 1
-        )
-        return Page(rows[:limit], has_next_page=len(rows) > limit)
+    def outdial_scope(self, outdial_id: str, status: Status | None) -> OutdialTargets:
+        return OutdialTargets(validation.uuid_arg(outdial_id, "outdialId"), status)
+
+    async def page(
+        self,
+        scope: ListScope,
+        first: int | None,
+        after: str | None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> TargetPage:
+        wanted = listing.request(first, after, last, before, self._cursors)
+
+        async def fetch(cursor: Cursor | None, newest_first: bool, limit: int) -> list[Target]:
+            return await self._store.page(
+                scope=scope, after=cursor, newest_first=newest_first, limit=limit
+            )
+
+        return await listing.read(wanted, fetch)
+
+    async def total(self, scope: ListScope) -> int:
+        return await self._store.total(scope=scope)
 
     def cursor(self, target: Target) -> str:
         return self._cursors.encode(Cursor.after(target))

@@ -3,7 +3,9 @@ from __future__ import annotations
 import strawberry
 
 from domain import validation
+from domain.listing import ListScope, TargetPage
 from domain.models import Status
+from domain.service import TargetService
 from resolvers.context import Info, given
 from schema.types import (
     Outdialtarget,
@@ -23,18 +25,34 @@ async def outdialtargets(
     info: Info,
     outdial_id: strawberry.ID,
     status: Status | None = strawberry.UNSET,
-    first: int = 100,
+    first: int | None = strawberry.UNSET,
     after: str | None = strawberry.UNSET,
+    last: int | None = strawberry.UNSET,
+    before: str | None = strawberry.UNSET,
 ) -> OutdialtargetConnection:
     service = info.context.service
-    page = await service.list_page(outdial_id, given(status), first, given(after))
+    scope = service.outdial_scope(outdial_id, given(status))
+    page = await service.page(scope, given(first), given(after), given(last), given(before))
+    return connection(service, scope, page)
+
+
+def connection(
+    service: TargetService, scope: ListScope, page: TargetPage
+) -> OutdialtargetConnection:
     edges = [
         OutdialtargetEdge(cursor=service.cursor(t), node=Outdialtarget.of(t)) for t in page.targets
     ]
-    end_cursor = edges[-1].cursor if edges else None
-    return OutdialtargetConnection(
-        edges=edges, page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=end_cursor)
+    page_info = PageInfo(
+        has_next_page=page.has_next_page,
+        end_cursor=edges[-1].cursor if edges else None,
+        has_previous_page=page.has_previous_page,
+        start_cursor=edges[0].cursor if edges else None,
     )
+
+    async def count_all() -> int:
+        return await service.total(scope)
+
+    return OutdialtargetConnection(edges=edges, page_info=page_info, count_all=count_all)
 
 
 async def outdialtarget_counts(info: Info, outdial_id: strawberry.ID) -> OutdialtargetCounts:

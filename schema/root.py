@@ -33,7 +33,8 @@ class Query:
         resolver=queries.outdialtargets,
         description=(
             "Targets of one outdial that are not deleted, "
-            "newest first (tmCreate, then id, descending)."
+            "newest first (tmCreate, then id, descending). first/after page forward, "
+            "last/before backward; without first and last a page holds 100."
         ),
     )
     outdialtarget_counts: OutdialtargetCounts = strawberry.field(

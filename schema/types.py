@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import strawberry
 
 from domain import models
@@ -85,6 +87,8 @@ class Outdialtarget:
 @strawberry.type
 class PageInfo:
     has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
     end_cursor: str | None
 
 
@@ -98,6 +102,11 @@ class OutdialtargetEdge:
 class OutdialtargetConnection:
     edges: list[OutdialtargetEdge]
     page_info: PageInfo
+    count_all: strawberry.Private[Callable[[], Awaitable[int]]]
+    total_count: int = strawberry.field(
+        resolver=lambda root: root.count_all(),
+        description="How many targets match the same arguments, on all pages together.",
+    )
 
 
 @strawberry.type(

@@ -30,8 +30,11 @@ def plan(connection: sqlite3.Connection, query: str, parameters: tuple[object, .
     return " / ".join(row[-1] for row in rows)
 
 
-LIST_FIRST = queries.LIST.format(status="", after="")
-LIST_NEXT = queries.LIST.format(status="AND status = ?", after="AND (tm_create, id) < (?, ?)")
+LIST_FIRST = queries.listing(status=False, cursor=False, newest_first=True)
+LIST_NEXT = queries.listing(status=True, cursor=True, newest_first=True)
+LIST_LAST = queries.listing(status=False, cursor=False, newest_first=False)
+LIST_BEFORE = queries.listing(status=False, cursor=True, newest_first=False)
+LIST_BEFORE_OF_STATUS = queries.listing(status=True, cursor=True, newest_first=False)
 
 CASES = [
     pytest.param(queries.DOC_BY_ID, (TARGET,), "USING INDEX sqlite_autoindex_targets_1", id="get"),
@@ -40,7 +43,19 @@ CASES = [
     pytest.param(
         LIST_NEXT, (OUTDIAL, "idle", TIME, TARGET, 100), "USING INDEX list_by_status", id="next"
     ),
+    pytest.param(LIST_LAST, (OUTDIAL, 100), "USING INDEX list_newest_first", id="last-page"),
+    pytest.param(
+        LIST_BEFORE, (OUTDIAL, TIME, TARGET, 100), "USING INDEX list_newest_first", id="before"
+    ),
+    pytest.param(
+        LIST_BEFORE_OF_STATUS,
+        (OUTDIAL, "idle", TIME, TARGET, 100),
+        "USING INDEX list_by_status",
+        id="before-of-status",
+    ),
     pytest.param(queries.COUNTS, (OUTDIAL,), "USING PRIMARY KEY", id="counts"),
+    pytest.param(queries.TOTAL, (OUTDIAL,), "USING PRIMARY KEY", id="total"),
+    pytest.param(queries.TOTAL_OF_STATUS, (OUTDIAL, "idle"), "USING PRIMARY KEY", id="total-of"),
     *(
         pytest.param(sql, args, f"INDEX claim_slot{slot}", id=f"{name}-{slot}")
         for slot in SLOTS

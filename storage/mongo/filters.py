@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain.claim import ClaimPolicy
+from domain.listing import ListScope, OutdialTargets
 from domain.models import NOT_DELETED, SLOTS, Status, Target
 from domain.paging import Cursor
 from storage.documents import destination_field, try_count_field
@@ -87,19 +88,32 @@ def _dialable_expression(slot: int, maximum: int) -> Filter:
 
 AVAILABLE_ORDER = [("tm_update", 1), ("_id", 1)]
 CLAIM_ORDER_KEYS = {"tm_update": 1, "_id": 1}
-LIST_ORDER = [("tm_create", -1), ("_id", -1)]
 
 
-def listing(outdial_id: str, status: Status | None, after: Cursor | None) -> Filter:
-    query: Filter = {"outdial_id": outdial_id, "tm_delete": NOT_DELETED}
-    if status is not None:
-        query["status"] = status.value
-    if after is not None:
-        query["$or"] = [
-            {"tm_create": {"$lt": after.tm_create}},
-            {"tm_create": after.tm_create, "_id": {"$lt": after.id}},
-        ]
-    return query
+def list_order(newest_first: bool) -> list[tuple[str, int]]:
+    direction = -1 if newest_first else 1
+    return [("tm_create", direction), ("_id", direction)]
+
+
+def in_scope(scope: ListScope) -> Filter:
+    if isinstance(scope, OutdialTargets):
+        query: Filter = {"outdial_id": scope.outdial_id, "tm_delete": NOT_DELETED}
+        if scope.status is not None:
+            query["status"] = scope.status.value
+        return query
+    raise NotImplementedError(scope)
+
+
+def page_of(scope: ListScope, after: Cursor | None, newest_first: bool) -> Filter:
+    """`scope` past the cursor, in one direction (list_newest_first, list_by_status)."""
+    if after is None:
+        return in_scope(scope)
+    past = "$lt" if newest_first else "$gt"
+    beyond = [
+        {"tm_create": {past: after.tm_create}},
+        {"tm_create": after.tm_create, "_id": {past: after.id}},
+    ]
+    return {"$and": [in_scope(scope), {"$or": beyond}]}
 
 
 def of_status(outdial_id: str, status: Status) -> Filter:

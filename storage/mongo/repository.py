@@ -8,6 +8,7 @@ from typing import Any
 
 from domain import claim
 from domain.claim import ClaimPolicy
+from domain.listing import ListScope
 from domain.models import Status, Target
 from domain.paging import Cursor
 from storage.documents import (
@@ -35,12 +36,16 @@ class TargetRepository:
         return {doc["_id"]: target_from_document(doc) async for doc in cursor}
 
     @reports_outages
-    async def list_page(
-        self, *, outdial_id: str, status: Status | None, after: Cursor | None, limit: int
+    async def page(
+        self, *, scope: ListScope, after: Cursor | None, newest_first: bool, limit: int
     ) -> list[Target]:
-        query = filters.listing(outdial_id, status, after)
-        cursor = self._collection.find(query, sort=filters.LIST_ORDER, limit=limit)
+        query = filters.page_of(scope, after, newest_first)
+        cursor = self._collection.find(query, sort=filters.list_order(newest_first), limit=limit)
         return [target_from_document(doc) async for doc in cursor]
+
+    @reports_outages
+    async def total(self, *, scope: ListScope) -> int:
+        return int(await self._collection.count_documents(filters.in_scope(scope)))
 
     @reports_outages
     async def count_by_status(self, *, outdial_id: str) -> dict[Status, int]:

@@ -10,11 +10,11 @@ INSERT = f"INSERT INTO targets ({', '.join(COLUMNS)}) VALUES ({PLACEHOLDERS})"
 INSERT_NEW = f"INSERT OR IGNORE INTO targets ({', '.join(COLUMNS)}) VALUES ({PLACEHOLDERS})"
 REWRITE = f"UPDATE targets SET ({', '.join(COLUMNS)}) = ({PLACEHOLDERS}) WHERE id = ?"
 DOC_BY_ID = "SELECT doc FROM targets WHERE id = ?"
-LIST = (
-    f"SELECT doc FROM targets WHERE {LIVE} AND outdial_id = ? {{status}} {{after}}"
-    " ORDER BY tm_create DESC, id DESC LIMIT ?"
-)
 COUNTS = "SELECT status, n FROM outdial_counts WHERE outdial_id = ?"
+TOTAL = "SELECT coalesce(sum(n), 0) FROM outdial_counts WHERE outdial_id = ?"
+TOTAL_OF_STATUS = (
+    "SELECT coalesce(sum(n), 0) FROM outdial_counts WHERE outdial_id = ? AND status = ?"
+)
 # Per slot: the next try count present below the maximum, and the candidates with one try count,
 # in claim order; both served by that slot's claim index alone.
 NEXT_TRIES = [
@@ -39,3 +39,19 @@ NEVER_TRIED = [
 
 def docs_by_id(count: int) -> str:
     return f"SELECT doc FROM targets WHERE id IN ({', '.join('?' for _ in range(count))})"
+
+
+def beyond(newest_first: bool) -> tuple[str, str]:
+    """The comparison past a cursor and the sort order, in one direction of the listing."""
+    return ("<", "DESC") if newest_first else (">", "ASC")
+
+
+def listing(*, status: bool, cursor: bool, newest_first: bool) -> str:
+    """A page of one outdial, on list_newest_first or list_by_status, read either way."""
+    past, order = beyond(newest_first)
+    return (
+        f"SELECT doc FROM targets WHERE {LIVE} AND outdial_id = ?"
+        + (" AND status = ?" if status else "")
+        + (f" AND (tm_create, id) {past} (?, ?)" if cursor else "")
+        + f" ORDER BY tm_create {order}, id {order} LIMIT ?"
+    )

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 
 from domain import claim, clock
 from domain.claim import ClaimPolicy
+from domain.listing import ListScope, OutdialTargets
 from domain.models import Status, Target
 from domain.paging import Cursor
 from storage.documents import changed_fields, target_from_document, target_to_document
@@ -38,20 +39,17 @@ class SqliteTargetRepository:
                 found[target.id] = target
         return found
 
-    async def list_page(
-        self, *, outdial_id: str, status: Status | None, after: Cursor | None, limit: int
+    async def page(
+        self, *, scope: ListScope, after: Cursor | None, newest_first: bool, limit: int
     ) -> list[Target]:
-        query = queries.LIST.format(
-            status="" if status is None else "AND status = ?",
-            after="" if after is None else "AND (tm_create, id) < (?, ?)",
-        )
-        parameters: list[object] = [outdial_id]
-        if status is not None:
-            parameters.append(status.value)
-        if after is not None:
-            parameters += [after.tm_create, after.id]
+        query, parameters = _page_query(scope, after, newest_first)
         rows = self._database.reader.execute(query, [*parameters, limit]).fetchall()
         return [target_of(text) for (text,) in rows]
+
+    async def total(self, *, scope: ListScope) -> int:
+        query, parameters = _total_query(scope)
+        (total,) = self._database.reader.execute(query, parameters).fetchone()
+        return int(total)
 
     async def count_by_status(self, *, outdial_id: str) -> dict[Status, int]:
         counts = {status: 0 for status in Status}
@@ -99,6 +97,25 @@ class SqliteTargetRepository:
             return claimed
 
         return await self._database.write(write)
+
+
+def _page_query(
+    scope: ListScope, after: Cursor | None, newest_first: bool
+) -> tuple[str, list[object]]:
+    cursor = [] if after is None else [after.tm_create, after.id]
+    if isinstance(scope, OutdialTargets):
+        status = [] if scope.status is None else [scope.status.value]
+        query = queries.listing(status=bool(status), cursor=bool(cursor), newest_first=newest_first)
+        return query, [scope.outdial_id, *status, *cursor]
+    raise NotImplementedError(scope)
+
+
+def _total_query(scope: ListScope) -> tuple[str, list[object]]:
+    if isinstance(scope, OutdialTargets):
+        if scope.status is None:
+            return queries.TOTAL, [scope.outdial_id]
+        return queries.TOTAL_OF_STATUS, [scope.outdial_id, scope.status.value]
+    raise NotImplementedError(scope)
 
 
 def _unchanged(stored: Target, current: Target) -> bool:
