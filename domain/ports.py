@@ -26,6 +26,10 @@ class TargetStore(Protocol):
 
     async def count_by_status(self, *, outdial_id: str) -> dict[Status, int]: ...
 
+    async def outdials(self, *, after: str | None, ascending: bool, limit: int) -> list[str]:
+        """Up to `limit` ids of outdials with live targets past `after`, nearest first."""
+        ...
+
     async def create(self, *, targets: Sequence[Target]) -> None: ...
 
     async def replace(self, *, current: Target, after: Target) -> Target | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -17,6 +18,13 @@ from domain.validation import TargetDraft, TargetPatch
 StatusListener = Callable[[StatusChange], None]
 
 _WRITE_ATTEMPTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class OutdialPage:
+    outdials: list[tuple[str, dict[Status, int]]]
+    has_next_page: bool
+    has_previous_page: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +89,20 @@ class TargetService:
         checked = validation.uuid_arg(outdial_id, "outdialId")
         found = await self._store.count_by_status(outdial_id=checked)
         return {status: found.get(status, 0) for status in Status}
+
+    async def outdials(self, first: int, after: str | None) -> OutdialPage:
+        limit = validation.int_range(first, "first", 1, listing.MAX_PAGE)
+        cursor = None if after is None else self._cursors.for_outdials().decode_outdial(after)
+        found = await self._store.outdials(after=cursor, ascending=True, limit=limit + 1)
+        page = found[:limit]
+        earlier = cursor is not None and bool(
+            await self._store.outdials(after=page[0] if page else cursor, ascending=False, limit=1)
+        )
+        counted = await asyncio.gather(*(self.counts(outdial_id) for outdial_id in page))
+        return OutdialPage(list(zip(page, counted, strict=True)), len(found) > limit, earlier)
+
+    def outdial_cursor(self, outdial_id: str) -> str:
+        return self._cursors.for_outdials().encode_outdial(outdial_id)
 
     async def available(
         self, outdial_id: str, max_try_counts: Sequence[int], retry_interval_ms: int, limit: int

@@ -8,6 +8,9 @@ from domain.models import Status
 from domain.service import TargetService
 from resolvers.context import Info, given
 from schema.types import (
+    OutdialSummary,
+    OutdialSummaryConnection,
+    OutdialSummaryEdge,
     Outdialtarget,
     OutdialtargetConnection,
     OutdialtargetCounts,
@@ -55,8 +58,32 @@ def connection(
     return OutdialtargetConnection(edges=edges, page_info=page_info, count_all=count_all)
 
 
+async def outdials(
+    info: Info, first: int = 100, after: str | None = strawberry.UNSET
+) -> OutdialSummaryConnection:
+    service = info.context.service
+    page = await service.outdials(first, given(after))
+    edges = [
+        OutdialSummaryEdge(
+            cursor=service.outdial_cursor(outdial_id),
+            node=OutdialSummary(outdial_id=strawberry.ID(outdial_id), counts=counts_of(counts)),
+        )
+        for outdial_id, counts in page.outdials
+    ]
+    page_info = PageInfo(
+        has_next_page=page.has_next_page,
+        has_previous_page=page.has_previous_page,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
+    return OutdialSummaryConnection(edges=edges, page_info=page_info)
+
+
 async def outdialtarget_counts(info: Info, outdial_id: strawberry.ID) -> OutdialtargetCounts:
-    counts = await info.context.service.counts(outdial_id)
+    return counts_of(await info.context.service.counts(outdial_id))
+
+
+def counts_of(counts: dict[Status, int]) -> OutdialtargetCounts:
     return OutdialtargetCounts(
         idle=counts[Status.IDLE],
         progressing=counts[Status.PROGRESSING],

@@ -15,6 +15,7 @@ from schema import errors
 from schema.shared_events import SharedEventExecutionContext
 from schema.types import (
     ClaimedOutdialtarget,
+    OutdialSummaryConnection,
     Outdialtarget,
     OutdialtargetConnection,
     OutdialtargetCounts,
@@ -36,6 +37,10 @@ class Query:
             "newest first (tmCreate, then id, descending). first/after page forward, "
             "last/before backward; without first and last a page holds 100."
         ),
+    )
+    outdials: OutdialSummaryConnection = strawberry.field(
+        resolver=queries.outdials,
+        description="Outdials that have targets that are not deleted, by outdialId ascending.",
     )
     outdialtarget_counts: OutdialtargetCounts = strawberry.field(
         resolver=queries.outdialtarget_counts,

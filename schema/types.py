@@ -128,6 +128,24 @@ class OutdialtargetCounts:
     total: int
 
 
+@strawberry.type(description="An outdial that has targets that are not deleted, with its progress.")
+class OutdialSummary:
+    outdial_id: strawberry.ID
+    counts: OutdialtargetCounts
+
+
+@strawberry.type
+class OutdialSummaryEdge:
+    cursor: str
+    node: OutdialSummary
+
+
+@strawberry.type
+class OutdialSummaryConnection:
+    edges: list[OutdialSummaryEdge]
+    page_info: PageInfo
+
+
 @strawberry.type
 class OutdialtargetStatusChange:
     target: Outdialtarget

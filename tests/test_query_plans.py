@@ -54,6 +54,8 @@ CASES = [
         id="before-of-status",
     ),
     pytest.param(queries.COUNTS, (OUTDIAL,), "USING PRIMARY KEY", id="counts"),
+    pytest.param(queries.OUTDIALS_AFTER, (OUTDIAL, 101), "PRIMARY KEY", id="outdials"),
+    pytest.param(queries.OUTDIALS_BEFORE, (OUTDIAL, 1), "PRIMARY KEY", id="outdials-before"),
     pytest.param(queries.TOTAL, (OUTDIAL,), "USING PRIMARY KEY", id="total"),
     pytest.param(queries.TOTAL_OF_STATUS, (OUTDIAL, "idle"), "USING PRIMARY KEY", id="total-of"),
     *(

@@ -56,7 +56,7 @@ def test_schema_file_is_up_to_date() -> None:
     ("before", "after"),
     [
         ("outdialtarget(id: ID!)", "outdialtarget(id: ID)"),
-        ("limit: Int! = 1", "limit: Int! = 50"),
+        ("first: Int! = 100", "first: Int! = 50"),
         ("  WHATSAPP\n", "  WHATSAPP\n  FAX\n"),
         ("  tmDelete: String!\n", "  tmDelete: String\n"),
     ],

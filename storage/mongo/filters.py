@@ -118,3 +118,9 @@ def page_of(scope: ListScope, after: Cursor | None, newest_first: bool) -> Filte
 
 def of_status(outdial_id: str, status: Status) -> Filter:
     return {"outdial_id": outdial_id, "tm_delete": NOT_DELETED, "status": status.value}
+
+
+def outdial_past(after: str | None, ascending: bool) -> Filter:
+    """Live targets of outdials past `after` (the prefix of list_newest_first)."""
+    bound = {} if after is None else {"$gt" if ascending else "$lt": after}
+    return {"outdial_id": bound or {"$exists": True}, "tm_delete": NOT_DELETED}

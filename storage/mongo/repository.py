@@ -59,6 +59,21 @@ class TargetRepository:
         return dict(zip(Status, counts, strict=True))
 
     @reports_outages
+    async def outdials(self, *, after: str | None, ascending: bool, limit: int) -> list[str]:
+        # Skips along list_newest_first: one index seek per outdial, whatever its size.
+        found: list[str] = []
+        while len(found) < limit:
+            doc = await self._collection.find_one(
+                filters.outdial_past(found[-1] if found else after, ascending),
+                {"outdial_id": 1, "_id": 0},
+                sort=[("outdial_id", 1 if ascending else -1)],
+            )
+            if doc is None:
+                break
+            found.append(doc["outdial_id"])
+        return found
+
+    @reports_outages
     async def create(self, *, targets: Sequence[Target]) -> None:
         await self._collection.insert_many([target_to_document(t) for t in targets], ordered=True)
 

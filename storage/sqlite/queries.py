@@ -11,6 +11,14 @@ INSERT_NEW = f"INSERT OR IGNORE INTO targets ({', '.join(COLUMNS)}) VALUES ({PLA
 REWRITE = f"UPDATE targets SET ({', '.join(COLUMNS)}) = ({PLACEHOLDERS}) WHERE id = ?"
 DOC_BY_ID = "SELECT doc FROM targets WHERE id = ?"
 COUNTS = "SELECT status, n FROM outdial_counts WHERE outdial_id = ?"
+OUTDIALS_AFTER = (
+    "SELECT DISTINCT outdial_id FROM outdial_counts WHERE outdial_id > ?"
+    " ORDER BY outdial_id LIMIT ?"
+)
+OUTDIALS_BEFORE = (
+    "SELECT DISTINCT outdial_id FROM outdial_counts WHERE outdial_id < ?"
+    " ORDER BY outdial_id DESC LIMIT ?"
+)
 TOTAL = "SELECT coalesce(sum(n), 0) FROM outdial_counts WHERE outdial_id = ?"
 TOTAL_OF_STATUS = (
     "SELECT coalesce(sum(n), 0) FROM outdial_counts WHERE outdial_id = ? AND status = ?"

@@ -57,6 +57,11 @@ class SqliteTargetRepository:
             counts[Status(status)] = n
         return counts
 
+    async def outdials(self, *, after: str | None, ascending: bool, limit: int) -> list[str]:
+        query = queries.OUTDIALS_AFTER if ascending else queries.OUTDIALS_BEFORE
+        rows = self._database.reader.execute(query, (after or "", limit))
+        return [outdial_id for (outdial_id,) in rows]
+
     async def available(self, *, rules: ClaimPolicy, cutoff: str, limit: int) -> list[Target]:
         reader = self._database.reader
         return [target_of(text) for text in _available_docs(reader, rules, cutoff, limit)]
