@@ -7,10 +7,10 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from domain import claim, clock, listing, states, validation
+from domain import claim, clock, destinations, listing, states, validation
 from domain.errors import BadUserInput, Conflict, NotFound
-from domain.listing import ListScope, OutdialTargets, TargetPage
-from domain.models import NOT_DELETED, SLOTS, Status, StatusChange, Target
+from domain.listing import DestinationTargets, ListScope, OutdialTargets, TargetPage
+from domain.models import NOT_DELETED, SLOTS, AddressType, Status, StatusChange, Target
 from domain.paging import Cursor, CursorCodec
 from domain.ports import TargetStore
 from domain.validation import TargetDraft, TargetPatch
@@ -61,6 +61,9 @@ class TargetService:
 
     def outdial_scope(self, outdial_id: str, status: Status | None) -> OutdialTargets:
         return OutdialTargets(validation.uuid_arg(outdial_id, "outdialId"), status)
+
+    def destination_scope(self, kind: AddressType, target: str) -> DestinationTargets:
+        return destinations.lookup(kind, target)
 
     async def page(
         self,

@@ -4,7 +4,7 @@ import strawberry
 
 from domain import validation
 from domain.listing import ListScope, TargetPage
-from domain.models import Status
+from domain.models import AddressType, Status
 from domain.service import TargetService
 from resolvers.context import Info, given
 from schema.types import (
@@ -36,6 +36,19 @@ async def outdialtargets(
     service = info.context.service
     scope = service.outdial_scope(outdial_id, given(status))
     page = await service.page(scope, given(first), given(after), given(last), given(before))
+    return connection(service, scope, page)
+
+
+async def outdialtargets_by_destination(
+    info: Info,
+    type: AddressType,
+    target: str,
+    first: int = 100,
+    after: str | None = strawberry.UNSET,
+) -> OutdialtargetConnection:
+    service = info.context.service
+    scope = service.destination_scope(type, target)
+    page = await service.page(scope, first, given(after))
     return connection(service, scope, page)
 
 

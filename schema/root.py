@@ -42,6 +42,13 @@ class Query:
         resolver=queries.outdials,
         description="Outdials that have targets that are not deleted, by outdialId ascending.",
     )
+    outdialtargets_by_destination: OutdialtargetConnection = strawberry.field(
+        resolver=queries.outdialtargets_by_destination,
+        description=(
+            "Targets in any outdial, not deleted, with a destination of this type whose target "
+            "equals this one after the same normalisation as a create; newest first."
+        ),
+    )
     outdialtarget_counts: OutdialtargetCounts = strawberry.field(
         resolver=queries.outdialtarget_counts,
         description="Progress of one outdial: counts of its non-deleted targets by status.",

@@ -56,6 +56,31 @@ CASES = [
     pytest.param(queries.COUNTS, (OUTDIAL,), "USING PRIMARY KEY", id="counts"),
     pytest.param(queries.OUTDIALS_AFTER, (OUTDIAL, 101), "PRIMARY KEY", id="outdials"),
     pytest.param(queries.OUTDIALS_BEFORE, (OUTDIAL, 1), "PRIMARY KEY", id="outdials-before"),
+    pytest.param(
+        queries.by_destination(cursor=False, newest_first=True),
+        ("tel", "+821100000001", 100),
+        "SEARCH k USING PRIMARY KEY",
+        id="by-destination",
+    ),
+    pytest.param(
+        queries.by_destination(cursor=True, newest_first=True),
+        ("tel", "+821100000001", TIME, TARGET, 100),
+        "SEARCH k USING PRIMARY KEY",
+        id="by-destination-next",
+    ),
+    pytest.param(
+        queries.by_destination(cursor=True, newest_first=False),
+        ("tel", "+821100000001", TIME, TARGET, 1),
+        "SEARCH k USING PRIMARY KEY",
+        id="by-destination-before",
+    ),
+    pytest.param(
+        queries.TOTAL_OF_DESTINATION,
+        ("tel", "+821100000001"),
+        "destination_keys USING PRIMARY KEY",
+        id="by-destination-total",
+    ),
+    pytest.param(queries.DELETE_KEYS, (TARGET,), "destination_keys_by_id", id="delete-keys"),
     pytest.param(queries.TOTAL, (OUTDIAL,), "USING PRIMARY KEY", id="total"),
     pytest.param(queries.TOTAL_OF_STATUS, (OUTDIAL, "idle"), "USING PRIMARY KEY", id="total-of"),
     *(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain import destinations
 from domain.claim import ClaimPolicy
 from domain.listing import ListScope, OutdialTargets
 from domain.models import NOT_DELETED, SLOTS, Status, Target
@@ -101,7 +102,17 @@ def in_scope(scope: ListScope) -> Filter:
         if scope.status is not None:
             query["status"] = scope.status.value
         return query
-    raise NotImplementedError(scope)
+    forms = destinations.stored_forms(scope)
+    return {
+        "$or": [
+            {
+                f"{destination_field(slot)}.type": scope.type.value,
+                f"{destination_field(slot)}.target": {"$in": forms},
+                "tm_delete": NOT_DELETED,
+            }
+            for slot in SLOTS
+        ]
+    }
 
 
 def page_of(scope: ListScope, after: Cursor | None, newest_first: bool) -> Filter:

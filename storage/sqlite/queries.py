@@ -9,6 +9,12 @@ PLACEHOLDERS = ", ".join("?" for _ in COLUMNS)
 INSERT = f"INSERT INTO targets ({', '.join(COLUMNS)}) VALUES ({PLACEHOLDERS})"
 INSERT_NEW = f"INSERT OR IGNORE INTO targets ({', '.join(COLUMNS)}) VALUES ({PLACEHOLDERS})"
 REWRITE = f"UPDATE targets SET ({', '.join(COLUMNS)}) = ({PLACEHOLDERS}) WHERE id = ?"
+INSERT_KEY = (
+    "INSERT OR IGNORE INTO destination_keys (type, target, tm_create, id) VALUES (?, ?, ?, ?)"
+)
+DELETE_KEYS = "DELETE FROM destination_keys WHERE id = ?"
+ALL_DOCS = "SELECT doc FROM targets"
+TOTAL_OF_DESTINATION = "SELECT count(*) FROM destination_keys WHERE type = ? AND target = ?"
 DOC_BY_ID = "SELECT doc FROM targets WHERE id = ?"
 COUNTS = "SELECT status, n FROM outdial_counts WHERE outdial_id = ?"
 OUTDIALS_AFTER = (
@@ -62,4 +68,15 @@ def listing(*, status: bool, cursor: bool, newest_first: bool) -> str:
         + (" AND status = ?" if status else "")
         + (f" AND (tm_create, id) {past} (?, ?)" if cursor else "")
         + f" ORDER BY tm_create {order}, id {order} LIMIT ?"
+    )
+
+
+def by_destination(*, cursor: bool, newest_first: bool) -> str:
+    """A page of targets holding one lookup key, on destination_keys' primary key."""
+    past, order = beyond(newest_first)
+    return (
+        "SELECT t.doc FROM destination_keys AS k JOIN targets AS t ON t.id = k.id"
+        " WHERE k.type = ? AND k.target = ?"
+        + (f" AND (k.tm_create, k.id) {past} (?, ?)" if cursor else "")
+        + f" ORDER BY k.tm_create {order}, k.id {order} LIMIT ?"
     )

@@ -15,7 +15,7 @@ from domain.listing import ListScope, OutdialTargets
 from domain.models import Status, Target
 from domain.paging import Cursor
 from storage.documents import changed_fields, target_from_document, target_to_document
-from storage.sqlite import queries
+from storage.sqlite import queries, writes
 from storage.sqlite.database import SqliteDatabase
 from storage.sqlite.rows import document_of, row_of, target_of
 
@@ -67,8 +67,8 @@ class SqliteTargetRepository:
         return [target_of(text) for text in _available_docs(reader, rules, cutoff, limit)]
 
     async def create(self, *, targets: Sequence[Target]) -> None:
-        rows = [row_of(target_to_document(target)) for target in targets]
-        await self._database.write(lambda connection: connection.executemany(queries.INSERT, rows))
+        docs = [target_to_document(target) for target in targets]
+        await self._database.write(lambda connection: writes.insert(connection, docs))
 
     async def replace(self, *, current: Target, after: Target) -> Target | None:
         def write(connection: sqlite3.Connection) -> Target | None:
@@ -80,7 +80,7 @@ class SqliteTargetRepository:
             if not _unchanged(stored, current):
                 return None
             doc |= changed_fields(stored, after)
-            connection.execute(queries.REWRITE, (*row_of(doc), current.id))
+            writes.rewrite(connection, doc, current.id)
             return target_from_document(doc)
 
         return await self._database.write(write)
@@ -112,7 +112,8 @@ def _page_query(
         status = [] if scope.status is None else [scope.status.value]
         query = queries.listing(status=bool(status), cursor=bool(cursor), newest_first=newest_first)
         return query, [scope.outdial_id, *status, *cursor]
-    raise NotImplementedError(scope)
+    query = queries.by_destination(cursor=bool(cursor), newest_first=newest_first)
+    return query, [scope.type.value, scope.key, *cursor]
 
 
 def _total_query(scope: ListScope) -> tuple[str, list[object]]:
@@ -120,7 +121,7 @@ def _total_query(scope: ListScope) -> tuple[str, list[object]]:
         if scope.status is None:
             return queries.TOTAL, [scope.outdial_id]
         return queries.TOTAL_OF_STATUS, [scope.outdial_id, scope.status.value]
-    raise NotImplementedError(scope)
+    return queries.TOTAL_OF_DESTINATION, [scope.type.value, scope.key]
 
 
 def _unchanged(stored: Target, current: Target) -> bool:
