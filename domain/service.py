@@ -16,6 +16,8 @@ from domain.ports import TargetStore
 from domain.validation import TargetDraft, TargetPatch
 
 StatusListener = Callable[[StatusChange], None]
+# Targets of the outdial were created or deleted (status changes go to the StatusListener).
+OutdialListener = Callable[[str], None]
 
 _WRITE_ATTEMPTS = 8
 
@@ -45,7 +47,9 @@ class TargetService:
         on_status_change: StatusListener = lambda change: None,
         on_claim: ClaimListener = lambda claimed: None,
         now: clock.Clock = clock.utc_now,
+        on_outdial_change: OutdialListener = lambda outdial_id: None,
     ) -> None:
+        self._on_outdial_change = on_outdial_change
         self._store = store
         self._cursors = cursors
         self._on_status_change = on_status_change
@@ -129,6 +133,8 @@ class TargetService:
         now = clock.format_time(self._now())
         targets = [_new_target(d, now) for d in drafts]
         await self._store.create(targets=targets)
+        for outdial_id in dict.fromkeys(target.outdial_id for target in targets):
+            self._on_outdial_change(outdial_id)
         return targets
 
     async def update(self, target_id: str, value: TargetPatch) -> Target:
@@ -154,6 +160,7 @@ class TargetService:
             now = self._next_update(current)
             deleted = replace(current, tm_delete=now, tm_update=now)
             if await self._store.replace(current=current, after=deleted) is not None:
+                self._on_outdial_change(deleted.outdial_id)
                 return deleted
         raise _contended(checked_id)
 

@@ -109,6 +109,14 @@ class Subscription:
         resolver=subscriptions.outdialtarget_status_changed,
         description="Every status change of matching targets; no argument means every target.",
     )
+    outdialtarget_counts_changed = strawberry.subscription(
+        resolver=subscriptions.outdialtarget_counts_changed,
+        description=(
+            "The outdial's counts at once, then again after its targets change (create, delete, "
+            "status), at most one event per 250 ms; after the last change the last event holds "
+            "the final counts."
+        ),
+    )
 
 
 class OutdialSchema(strawberry.Schema):

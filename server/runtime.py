@@ -47,6 +47,7 @@ class Runtime:
                 # With a change stream every change, ours included, arrives through it.
                 on_status_change=_both(on_status_change, _ignore if streaming else broker.publish),
                 on_claim=on_claim,
+                on_outdial_change=_ignore_outdial if streaming else broker.outdial_changed,
             )
             try:
                 yield cls(storage, broker, service)
@@ -55,6 +56,10 @@ class Runtime:
 
 
 def _ignore(change: StatusChange) -> None:
+    pass
+
+
+def _ignore_outdial(outdial_id: str) -> None:
     pass
 
 
