@@ -7,6 +7,7 @@ import logging
 from collections import deque
 from types import TracebackType
 
+from domain.counts_feed import CountsFeed
 from domain.errors import OutdialError
 from domain.models import StatusChange
 
@@ -117,6 +118,7 @@ class Broker:
         self._everyone: set[Subscription] = set()
         self._count = 0
         self._closed = False
+        self.counts = CountsFeed()
 
     def __len__(self) -> int:
         return self._count
@@ -133,8 +135,13 @@ class Broker:
         self._register(subscription)
         return subscription
 
+    def outdial_changed(self, outdial_id: str) -> None:
+        """Targets of the outdial were created, deleted or changed status."""
+        self.counts.outdial_changed(outdial_id)
+
     def publish(self, change: StatusChange) -> None:
         target = change.target
+        self.outdial_changed(target.outdial_id)
         overflowed = [s for s in self._everyone if not s._offer(change)]
         overflowed += [
             s for s in self._by_outdial.get(target.outdial_id, ()) if not s._offer(change)
@@ -155,6 +162,7 @@ class Broker:
     def close(self) -> None:
         """Server shutdown: end every subscription; their iterators stop."""
         self._closed = True
+        self.counts.close()
         everyone = [*self._everyone]
         for bucket in (*self._by_outdial.values(), *self._by_target.values()):
             everyone.extend(bucket)

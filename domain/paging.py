@@ -32,6 +32,16 @@ class CursorCodec:
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
 
+    def for_outdials(self) -> CursorCodec:
+        """The codec of the outdial listing: signed apart, so target cursors do not pass there."""
+        return CursorCodec(self._secret + b"|outdials")
+
+    def encode_outdial(self, outdial_id: str) -> str:
+        return self.encode(Cursor("", outdial_id))
+
+    def decode_outdial(self, text: str, field_name: str = "after") -> str:
+        return self.decode(text, field_name).id
+
     def encode(self, cursor: Cursor) -> str:
         body = f"{cursor.tm_create}{_SEPARATOR}{cursor.id}".encode()
         token = self._sign(body) + body

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from domain.claim import ClaimPolicy
+from domain.listing import ListScope
 from domain.models import Status, Target
 from domain.paging import Cursor
 
@@ -15,11 +16,19 @@ class TargetStore(Protocol):
 
     async def get_many(self, *, target_ids: Sequence[str]) -> dict[str, Target]: ...
 
-    async def list_page(
-        self, *, outdial_id: str, status: Status | None, after: Cursor | None, limit: int
-    ) -> list[Target]: ...
+    async def page(
+        self, *, scope: ListScope, after: Cursor | None, newest_first: bool, limit: int
+    ) -> list[Target]:
+        """Up to `limit` targets of `scope` past `after` in that direction, nearest first."""
+        ...
+
+    async def total(self, *, scope: ListScope) -> int: ...
 
     async def count_by_status(self, *, outdial_id: str) -> dict[Status, int]: ...
+
+    async def outdials(self, *, after: str | None, ascending: bool, limit: int) -> list[str]:
+        """Up to `limit` ids of outdials with live targets past `after`, nearest first."""
+        ...
 
     async def create(self, *, targets: Sequence[Target]) -> None: ...
 

@@ -2,29 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
-from domain import claim, clock, leases, states, validation
+from domain import claim, clock, destinations, leases, listing, states, validation
 from domain.errors import BadUserInput, ClaimLost, Conflict, NotFound
+from domain.listing import DestinationTargets, ListScope, OutdialTargets, TargetPage
 from domain.locks import KeyedLocks
-from domain.models import NOT_DELETED, SLOTS, Status, StatusChange, Target
+from domain.models import NOT_DELETED, SLOTS, AddressType, Status, StatusChange, Target
 from domain.paging import Cursor, CursorCodec
 from domain.ports import TargetStore
 from domain.validation import TargetDraft, TargetPatch
 
 StatusListener = Callable[[StatusChange], None]
+# Targets of the outdial were created or deleted (status changes go to the StatusListener).
+OutdialListener = Callable[[str], None]
 
-MAX_PAGE = 100
 _WRITE_ATTEMPTS = 8
 _SWEEP_BATCH = 100
 
 
 @dataclass(frozen=True, slots=True)
-class Page:
-    targets: list[Target]
+class OutdialPage:
+    outdials: list[tuple[str, dict[Status, int]]]
     has_next_page: bool
+    has_previous_page: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +54,9 @@ class TargetService:
         on_status_change: StatusListener = lambda change: None,
         on_claim: ClaimListener = lambda claimed: None,
         now: clock.Clock = clock.utc_now,
+        on_outdial_change: OutdialListener = lambda outdial_id: None,
     ) -> None:
+        self._on_outdial_change = on_outdial_change
         self._store = store
         self._cursors = cursors
         self._on_status_change = on_status_change
@@ -65,16 +71,31 @@ class TargetService:
         found = await self._store.get_many(target_ids=target_ids)
         return [found.get(target_id) for target_id in target_ids]
 
-    async def list_page(
-        self, outdial_id: str, status: Status | None, first: int, after: str | None
-    ) -> Page:
-        checked_outdial = validation.uuid_arg(outdial_id, "outdialId")
-        limit = validation.int_range(first, "first", 1, MAX_PAGE)
-        cursor = None if after is None else self._cursors.decode(after)
-        rows = await self._store.list_page(
-            outdial_id=checked_outdial, status=status, after=cursor, limit=limit + 1
-        )
-        return Page(rows[:limit], has_next_page=len(rows) > limit)
+    def outdial_scope(self, outdial_id: str, status: Status | None) -> OutdialTargets:
+        return OutdialTargets(validation.uuid_arg(outdial_id, "outdialId"), status)
+
+    def destination_scope(self, kind: AddressType, target: str) -> DestinationTargets:
+        return destinations.lookup(kind, target)
+
+    async def page(
+        self,
+        scope: ListScope,
+        first: int | None,
+        after: str | None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> TargetPage:
+        wanted = listing.request(first, after, last, before, self._cursors)
+
+        async def fetch(cursor: Cursor | None, newest_first: bool, limit: int) -> list[Target]:
+            return await self._store.page(
+                scope=scope, after=cursor, newest_first=newest_first, limit=limit
+            )
+
+        return await listing.read(wanted, fetch)
+
+    async def total(self, scope: ListScope) -> int:
+        return await self._store.total(scope=scope)
 
     def cursor(self, target: Target) -> str:
         return self._cursors.encode(Cursor.after(target))
@@ -83,6 +104,20 @@ class TargetService:
         checked = validation.uuid_arg(outdial_id, "outdialId")
         found = await self._store.count_by_status(outdial_id=checked)
         return {status: found.get(status, 0) for status in Status}
+
+    async def outdials(self, first: int, after: str | None) -> OutdialPage:
+        limit = validation.int_range(first, "first", 1, listing.MAX_PAGE)
+        cursor = None if after is None else self._cursors.for_outdials().decode_outdial(after)
+        found = await self._store.outdials(after=cursor, ascending=True, limit=limit + 1)
+        page = found[:limit]
+        earlier = cursor is not None and bool(
+            await self._store.outdials(after=page[0] if page else cursor, ascending=False, limit=1)
+        )
+        counted = await asyncio.gather(*(self.counts(outdial_id) for outdial_id in page))
+        return OutdialPage(list(zip(page, counted, strict=True)), len(found) > limit, earlier)
+
+    def outdial_cursor(self, outdial_id: str) -> str:
+        return self._cursors.for_outdials().encode_outdial(outdial_id)
 
     async def available(
         self, outdial_id: str, max_try_counts: Sequence[int], retry_interval_ms: int, limit: int
@@ -106,6 +141,8 @@ class TargetService:
         now = clock.format_time(self._now())
         targets = [_new_target(d, now) for d in drafts]
         await self._store.create(targets=targets)
+        for outdial_id in dict.fromkeys(target.outdial_id for target in targets):
+            self._on_outdial_change(outdial_id)
         return targets
 
     async def update(self, target_id: str, value: TargetPatch) -> Target:
@@ -131,6 +168,7 @@ class TargetService:
             now = self._next_update(current)
             deleted = replace(current, tm_delete=now, tm_update=now)
             if await self._store.replace(current=current, after=deleted) is not None:
+                self._on_outdial_change(deleted.outdial_id)
                 return deleted
         raise _contended(checked_id)
 

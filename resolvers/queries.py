@@ -3,9 +3,14 @@ from __future__ import annotations
 import strawberry
 
 from domain import validation
-from domain.models import Status
+from domain.listing import ListScope, TargetPage
+from domain.models import AddressType, Status
+from domain.service import TargetService
 from resolvers.context import Info, given
 from schema.types import (
+    OutdialSummary,
+    OutdialSummaryConnection,
+    OutdialSummaryEdge,
     Outdialtarget,
     OutdialtargetConnection,
     OutdialtargetCounts,
@@ -23,22 +28,75 @@ async def outdialtargets(
     info: Info,
     outdial_id: strawberry.ID,
     status: Status | None = strawberry.UNSET,
+    first: int | None = strawberry.UNSET,
+    after: str | None = strawberry.UNSET,
+    last: int | None = strawberry.UNSET,
+    before: str | None = strawberry.UNSET,
+) -> OutdialtargetConnection:
+    service = info.context.service
+    scope = service.outdial_scope(outdial_id, given(status))
+    page = await service.page(scope, given(first), given(after), given(last), given(before))
+    return connection(service, scope, page)
+
+
+async def outdialtargets_by_destination(
+    info: Info,
+    type: AddressType,
+    target: str,
     first: int = 100,
     after: str | None = strawberry.UNSET,
 ) -> OutdialtargetConnection:
     service = info.context.service
-    page = await service.list_page(outdial_id, given(status), first, given(after))
+    scope = service.destination_scope(type, target)
+    page = await service.page(scope, first, given(after))
+    return connection(service, scope, page)
+
+
+def connection(
+    service: TargetService, scope: ListScope, page: TargetPage
+) -> OutdialtargetConnection:
     edges = [
         OutdialtargetEdge(cursor=service.cursor(t), node=Outdialtarget.of(t)) for t in page.targets
     ]
-    end_cursor = edges[-1].cursor if edges else None
-    return OutdialtargetConnection(
-        edges=edges, page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=end_cursor)
+    page_info = PageInfo(
+        has_next_page=page.has_next_page,
+        end_cursor=edges[-1].cursor if edges else None,
+        has_previous_page=page.has_previous_page,
+        start_cursor=edges[0].cursor if edges else None,
     )
+
+    async def count_all() -> int:
+        return await service.total(scope)
+
+    return OutdialtargetConnection(edges=edges, page_info=page_info, count_all=count_all)
+
+
+async def outdials(
+    info: Info, first: int = 100, after: str | None = strawberry.UNSET
+) -> OutdialSummaryConnection:
+    service = info.context.service
+    page = await service.outdials(first, given(after))
+    edges = [
+        OutdialSummaryEdge(
+            cursor=service.outdial_cursor(outdial_id),
+            node=OutdialSummary(outdial_id=strawberry.ID(outdial_id), counts=counts_of(counts)),
+        )
+        for outdial_id, counts in page.outdials
+    ]
+    page_info = PageInfo(
+        has_next_page=page.has_next_page,
+        has_previous_page=page.has_previous_page,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
+    return OutdialSummaryConnection(edges=edges, page_info=page_info)
 
 
 async def outdialtarget_counts(info: Info, outdial_id: strawberry.ID) -> OutdialtargetCounts:
-    counts = await info.context.service.counts(outdial_id)
+    return counts_of(await info.context.service.counts(outdial_id))
+
+
+def counts_of(counts: dict[Status, int]) -> OutdialtargetCounts:
     return OutdialtargetCounts(
         idle=counts[Status.IDLE],
         progressing=counts[Status.PROGRESSING],

@@ -5,10 +5,12 @@ from collections.abc import AsyncGenerator, AsyncIterator
 import strawberry
 
 from domain import validation
+from domain.counts_feed import Counts
 from domain.events import Subscription
 from domain.models import StatusChange
 from resolvers.context import Info, given
-from schema.types import OutdialtargetStatusChange
+from resolvers.queries import counts_of
+from schema.types import OutdialtargetCounts, OutdialtargetStatusChange
 
 
 def outdialtarget_status_changed(
@@ -21,6 +23,19 @@ def outdialtarget_status_changed(
     outdial = validation.optional_uuid_arg(given(outdial_id), "outdialId")
     target = validation.optional_uuid_arg(given(id), "id")
     return _events(info.context.broker.subscribe(outdial_id=outdial, target_id=target))
+
+
+def outdialtarget_counts_changed(
+    info: Info, outdial_id: strawberry.ID
+) -> AsyncIterator[OutdialtargetCounts]:
+    checked = validation.uuid_arg(outdial_id, "outdialId")
+    context = info.context
+    return _counts(context.broker.counts.stream(checked, context.service.counts))
+
+
+async def _counts(stream: AsyncIterator[Counts]) -> AsyncGenerator[OutdialtargetCounts]:
+    async for counts in stream:
+        yield counts_of(counts)
 
 
 async def _events(subscription: Subscription) -> AsyncGenerator[OutdialtargetStatusChange]:

@@ -15,6 +15,7 @@ from schema import errors
 from schema.shared_events import SharedEventExecutionContext
 from schema.types import (
     ClaimedOutdialtarget,
+    OutdialSummaryConnection,
     Outdialtarget,
     OutdialtargetConnection,
     OutdialtargetCounts,
@@ -33,7 +34,19 @@ class Query:
         resolver=queries.outdialtargets,
         description=(
             "Targets of one outdial that are not deleted, "
-            "newest first (tmCreate, then id, descending)."
+            "newest first (tmCreate, then id, descending). first/after page forward, "
+            "last/before backward; without first and last a page holds 100."
+        ),
+    )
+    outdials: OutdialSummaryConnection = strawberry.field(
+        resolver=queries.outdials,
+        description="Outdials that have targets that are not deleted, by outdialId ascending.",
+    )
+    outdialtargets_by_destination: OutdialtargetConnection = strawberry.field(
+        resolver=queries.outdialtargets_by_destination,
+        description=(
+            "Targets in any outdial, not deleted, with a destination of this type whose target "
+            "equals this one after the same normalisation as a create; newest first."
         ),
     )
     outdialtarget_counts: OutdialtargetCounts = strawberry.field(
@@ -118,6 +131,14 @@ class Subscription:
     outdialtarget_status_changed = strawberry.subscription(
         resolver=subscriptions.outdialtarget_status_changed,
         description="Every status change of matching targets; no argument means every target.",
+    )
+    outdialtarget_counts_changed = strawberry.subscription(
+        resolver=subscriptions.outdialtarget_counts_changed,
+        description=(
+            "The outdial's counts at once, then again after its targets change (create, delete, "
+            "status), at most one event per 250 ms; after the last change the last event holds "
+            "the final counts."
+        ),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import strawberry
 
 from domain import models, service
@@ -94,6 +96,8 @@ class Outdialtarget:
 @strawberry.type
 class PageInfo:
     has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
     end_cursor: str | None
 
 
@@ -107,6 +111,11 @@ class OutdialtargetEdge:
 class OutdialtargetConnection:
     edges: list[OutdialtargetEdge]
     page_info: PageInfo
+    count_all: strawberry.Private[Callable[[], Awaitable[int]]]
+    total_count: int = strawberry.field(
+        resolver=lambda root: root.count_all(),
+        description="How many targets match the same arguments, on all pages together.",
+    )
 
 
 @strawberry.type(
@@ -143,6 +152,24 @@ class OutdialtargetCounts:
     progressing: int
     done: int
     total: int
+
+
+@strawberry.type(description="An outdial that has targets that are not deleted, with its progress.")
+class OutdialSummary:
+    outdial_id: strawberry.ID
+    counts: OutdialtargetCounts
+
+
+@strawberry.type
+class OutdialSummaryEdge:
+    cursor: str
+    node: OutdialSummary
+
+
+@strawberry.type
+class OutdialSummaryConnection:
+    edges: list[OutdialSummaryEdge]
+    page_info: PageInfo
 
 
 @strawberry.type

@@ -51,6 +51,7 @@ class Runtime:
                 # With a change stream every change, ours included, arrives through it.
                 on_status_change=_both(on_status_change, _ignore if streaming else broker.publish),
                 on_claim=on_claim,
+                on_outdial_change=_ignore_outdial if streaming else broker.outdial_changed,
                 now=now,
             )
             sweeper = asyncio.create_task(
@@ -77,6 +78,10 @@ async def sweep_lapsed_leases(service: TargetService, interval_s: float) -> None
 
 
 def _ignore(change: StatusChange) -> None:
+    pass
+
+
+def _ignore_outdial(outdial_id: str) -> None:
     pass
 
 

@@ -16,9 +16,9 @@ from mongomock_motor import AsyncMongoMockClient
 from storage.backend import Storage
 from storage.mongo.connection import MongoStorage
 from storage.mongo.driver import COLLECTION, Collection, connect
-from storage.sqlite import queries
+from storage.sqlite import writes
 from storage.sqlite.database import SqliteDatabase
-from storage.sqlite.rows import document_of, row_of
+from storage.sqlite.rows import document_of
 from storage.sqlite.storage import SqliteStorage, open_sqlite
 from tests.mongoeco_server import EmbeddedMongo
 
@@ -63,10 +63,8 @@ class SqliteDocuments:
         self._database = database
 
     async def insert(self, *docs: Doc) -> None:
-        rows = [row_of(doc) for doc in docs]
-
         def write(connection: sqlite3.Connection) -> None:
-            connection.executemany(queries.INSERT, rows)
+            writes.insert(connection, docs)
 
         await self._database.write(write)
 

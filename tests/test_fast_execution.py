@@ -537,8 +537,14 @@ async def test_typename_alone_on_a_broken_object(worlds: Worlds) -> None:
 async def test_an_iterator_is_read_once_even_when_the_fast_path_gives_up(
     worlds: Worlds, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def connection(edges: list[OutdialtargetEdge], page_info: PageInfo) -> OutdialtargetConnection:
-        return OutdialtargetConnection(edges=iter(edges), page_info=page_info)  # type: ignore[arg-type]
+    def connection(
+        edges: list[OutdialtargetEdge], page_info: PageInfo, count_all: Any
+    ) -> OutdialtargetConnection:
+        return OutdialtargetConnection(
+            edges=iter(edges),  # type: ignore[arg-type]
+            page_info=page_info,
+            count_all=count_all,
+        )
 
     monkeypatch.setattr(queries, "OutdialtargetConnection", connection)
     query = """query($o: ID!) { outdialtargets(outdialId: $o) { edges { node {

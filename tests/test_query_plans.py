@@ -30,8 +30,11 @@ def plan(connection: sqlite3.Connection, query: str, parameters: tuple[object, .
     return " / ".join(row[-1] for row in rows)
 
 
-LIST_FIRST = queries.LIST.format(status="", after="")
-LIST_NEXT = queries.LIST.format(status="AND status = ?", after="AND (tm_create, id) < (?, ?)")
+LIST_FIRST = queries.listing(status=False, cursor=False, newest_first=True)
+LIST_NEXT = queries.listing(status=True, cursor=True, newest_first=True)
+LIST_LAST = queries.listing(status=False, cursor=False, newest_first=False)
+LIST_BEFORE = queries.listing(status=False, cursor=True, newest_first=False)
+LIST_BEFORE_OF_STATUS = queries.listing(status=True, cursor=True, newest_first=False)
 
 CASES = [
     pytest.param(queries.DOC_BY_ID, (TARGET,), "USING INDEX sqlite_autoindex_targets_1", id="get"),
@@ -40,7 +43,46 @@ CASES = [
     pytest.param(
         LIST_NEXT, (OUTDIAL, "idle", TIME, TARGET, 100), "USING INDEX list_by_status", id="next"
     ),
+    pytest.param(LIST_LAST, (OUTDIAL, 100), "USING INDEX list_newest_first", id="last-page"),
+    pytest.param(
+        LIST_BEFORE, (OUTDIAL, TIME, TARGET, 100), "USING INDEX list_newest_first", id="before"
+    ),
+    pytest.param(
+        LIST_BEFORE_OF_STATUS,
+        (OUTDIAL, "idle", TIME, TARGET, 100),
+        "USING INDEX list_by_status",
+        id="before-of-status",
+    ),
     pytest.param(queries.COUNTS, (OUTDIAL,), "USING PRIMARY KEY", id="counts"),
+    pytest.param(queries.OUTDIALS_AFTER, (OUTDIAL, 101), "PRIMARY KEY", id="outdials"),
+    pytest.param(queries.OUTDIALS_BEFORE, (OUTDIAL, 1), "PRIMARY KEY", id="outdials-before"),
+    pytest.param(
+        queries.by_destination(cursor=False, newest_first=True),
+        ("tel", "+821100000001", 100),
+        "SEARCH k USING PRIMARY KEY",
+        id="by-destination",
+    ),
+    pytest.param(
+        queries.by_destination(cursor=True, newest_first=True),
+        ("tel", "+821100000001", TIME, TARGET, 100),
+        "SEARCH k USING PRIMARY KEY",
+        id="by-destination-next",
+    ),
+    pytest.param(
+        queries.by_destination(cursor=True, newest_first=False),
+        ("tel", "+821100000001", TIME, TARGET, 1),
+        "SEARCH k USING PRIMARY KEY",
+        id="by-destination-before",
+    ),
+    pytest.param(
+        queries.TOTAL_OF_DESTINATION,
+        ("tel", "+821100000001"),
+        "destination_keys USING PRIMARY KEY",
+        id="by-destination-total",
+    ),
+    pytest.param(queries.DELETE_KEYS, (TARGET,), "destination_keys_by_id", id="delete-keys"),
+    pytest.param(queries.TOTAL, (OUTDIAL,), "USING PRIMARY KEY", id="total"),
+    pytest.param(queries.TOTAL_OF_STATUS, (OUTDIAL, "idle"), "USING PRIMARY KEY", id="total-of"),
     *(
         pytest.param(sql, args, f"INDEX claim_slot{slot}", id=f"{name}-{slot}")
         for slot in SLOTS

@@ -99,6 +99,9 @@ class ChangeStreamConsumer:
         logger.info("change stream ended; reopening")
 
     def _handle(self, change: ChangeDocument) -> None:
+        outdial_id = created_or_deleted_in(change)
+        if outdial_id is not None:
+            self._broker.outdial_changed(outdial_id)
         try:
             status_change = status_change_from(change)
         except (KeyError, ValueError, TypeError, AttributeError) as error:
@@ -113,6 +116,19 @@ class ChangeStreamConsumer:
         if isinstance(error, OperationFailure) and error.code in UNRESUMABLE_CODES:
             logger.error("change stream history lost; restarting from now, events may be missed")
             self.resume_token = None
+
+
+def created_or_deleted_in(change: ChangeDocument) -> str | None:
+    """The outdial whose targets this insert or delete (a tm_delete update) changed."""
+    kind = change.get("operationType")
+    deleting = kind == "update" and "tm_delete" in change["updateDescription"].get(
+        "updatedFields", {}
+    )
+    document = change.get("fullDocument") or change.get("fullDocumentBeforeChange") or {}
+    outdial_id = document.get("outdial_id")
+    if (kind == "insert" or deleting) and isinstance(outdial_id, str):
+        return outdial_id
+    return None
 
 
 def status_change_from(change: ChangeDocument) -> StatusChange | None:

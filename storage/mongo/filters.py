@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain import destinations
 from domain.claim import ClaimPolicy
+from domain.listing import ListScope, OutdialTargets
 from domain.models import NOT_DELETED, SLOTS, AddressType, Status, Target
 from domain.paging import Cursor
 from storage.documents import claim_fields, destination_field, try_count_field
@@ -98,19 +100,42 @@ def _dialable_expression(slot: int, maximum: int) -> Filter:
 
 AVAILABLE_ORDER = [("tm_update", 1), ("_id", 1)]
 CLAIM_ORDER_KEYS = {"tm_update": 1, "_id": 1}
-LIST_ORDER = [("tm_create", -1), ("_id", -1)]
 
 
-def listing(outdial_id: str, status: Status | None, after: Cursor | None) -> Filter:
-    query: Filter = {"outdial_id": outdial_id, "tm_delete": NOT_DELETED}
-    if status is not None:
-        query["status"] = status.value
-    if after is not None:
-        query["$or"] = [
-            {"tm_create": {"$lt": after.tm_create}},
-            {"tm_create": after.tm_create, "_id": {"$lt": after.id}},
+def list_order(newest_first: bool) -> list[tuple[str, int]]:
+    direction = -1 if newest_first else 1
+    return [("tm_create", direction), ("_id", direction)]
+
+
+def in_scope(scope: ListScope) -> Filter:
+    if isinstance(scope, OutdialTargets):
+        query: Filter = {"outdial_id": scope.outdial_id, "tm_delete": NOT_DELETED}
+        if scope.status is not None:
+            query["status"] = scope.status.value
+        return query
+    forms = destinations.stored_forms(scope)
+    return {
+        "$or": [
+            {
+                f"{destination_field(slot)}.type": scope.type.value,
+                f"{destination_field(slot)}.target": {"$in": forms},
+                "tm_delete": NOT_DELETED,
+            }
+            for slot in SLOTS
         ]
-    return query
+    }
+
+
+def page_of(scope: ListScope, after: Cursor | None, newest_first: bool) -> Filter:
+    """`scope` past the cursor, in one direction (list_newest_first, list_by_status)."""
+    if after is None:
+        return in_scope(scope)
+    past = "$lt" if newest_first else "$gt"
+    beyond = [
+        {"tm_create": {past: after.tm_create}},
+        {"tm_create": after.tm_create, "_id": {past: after.id}},
+    ]
+    return {"$and": [in_scope(scope), {"$or": beyond}]}
 
 
 def of_status(outdial_id: str, status: Status) -> Filter:
@@ -135,3 +160,9 @@ def progressing_since(outdial_id: str, cutoff: str) -> Filter:
 
 def _in_status(outdial_id: str, status: Status) -> Filter:
     return {"outdial_id": outdial_id, "status": status.value, "tm_delete": NOT_DELETED}
+
+
+def outdial_past(after: str | None, ascending: bool) -> Filter:
+    """Live targets of outdials past `after` (the prefix of list_newest_first)."""
+    bound = {} if after is None else {"$gt" if ascending else "$lt": after}
+    return {"outdial_id": bound or {"$exists": True}, "tm_delete": NOT_DELETED}

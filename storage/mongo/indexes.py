@@ -71,6 +71,20 @@ INDEXES = [
         ],
         name="progressing_since",
     ),
+    # Per slot, outdialtargetsByDestination's branch of its $or, newest first.
+    *(
+        IndexModel(
+            [
+                (f"{destination_field(slot)}.type", ASCENDING),
+                (f"{destination_field(slot)}.target", ASCENDING),
+                ("tm_delete", ASCENDING),
+                ("tm_create", DESCENDING),
+                ("_id", DESCENDING),
+            ],
+            name=f"by_destination{slot}",
+        )
+        for slot in SLOTS
+    ),
 ]
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from domain import claim, leases
 from domain.claim import ClaimPolicy
+from domain.listing import ListScope
 from domain.models import Status, Target
 from domain.paging import Cursor
 from storage.documents import (
@@ -40,12 +41,16 @@ class TargetRepository:
         return {doc["_id"]: target_from_document(doc) async for doc in cursor}
 
     @reports_outages
-    async def list_page(
-        self, *, outdial_id: str, status: Status | None, after: Cursor | None, limit: int
+    async def page(
+        self, *, scope: ListScope, after: Cursor | None, newest_first: bool, limit: int
     ) -> list[Target]:
-        query = filters.listing(outdial_id, status, after)
-        cursor = self._collection.find(query, sort=filters.LIST_ORDER, limit=limit)
+        query = filters.page_of(scope, after, newest_first)
+        cursor = self._collection.find(query, sort=filters.list_order(newest_first), limit=limit)
         return [target_from_document(doc) async for doc in cursor]
+
+    @reports_outages
+    async def total(self, *, scope: ListScope) -> int:
+        return int(await self._collection.count_documents(filters.in_scope(scope)))
 
     @reports_outages
     async def count_by_status(self, *, outdial_id: str) -> dict[Status, int]:
@@ -57,6 +62,21 @@ class TargetRepository:
             )
         )
         return dict(zip(Status, counts, strict=True))
+
+    @reports_outages
+    async def outdials(self, *, after: str | None, ascending: bool, limit: int) -> list[str]:
+        # Skips along list_newest_first: one index seek per outdial, whatever its size.
+        found: list[str] = []
+        while len(found) < limit:
+            doc = await self._collection.find_one(
+                filters.outdial_past(found[-1] if found else after, ascending),
+                {"outdial_id": 1, "_id": 0},
+                sort=[("outdial_id", 1 if ascending else -1)],
+            )
+            if doc is None:
+                break
+            found.append(doc["outdial_id"])
+        return found
 
     @reports_outages
     async def create(self, *, targets: Sequence[Target]) -> None:

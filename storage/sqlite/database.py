@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from domain.errors import DatabaseUnavailable
-from storage.sqlite import schema
+from storage.sqlite import schema, writes
 
 FILE_NAME = "targets.sqlite3"
 
@@ -82,6 +82,19 @@ def _create_schema(connection: sqlite3.Connection) -> None:
     connection.execute(
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
         (str(schema.VERSION),),
+    )
+    _upgrade(connection)
+
+
+def _upgrade(connection: sqlite3.Connection) -> None:
+    """Version 1 files have no destination keys yet: add those of every target, once."""
+    (version,) = connection.execute(
+        "SELECT value FROM meta WHERE key = 'schema_version'"
+    ).fetchone()
+    if int(version) < 2:
+        writes.index_all(connection)
+    connection.execute(
+        "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(schema.VERSION),)
     )
 
 

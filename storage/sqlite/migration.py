@@ -6,9 +6,9 @@ import logging
 import sqlite3
 from pathlib import Path
 
-from storage.sqlite import queries
+from storage.sqlite import queries, writes
 from storage.sqlite.database import SqliteDatabase
-from storage.sqlite.rows import document_of, row_of
+from storage.sqlite.rows import document_of
 
 logger = logging.getLogger("outdial.storage")
 
@@ -21,15 +21,15 @@ async def bring_over_previous_store(database: SqliteDatabase, data_dir: Path) ->
     previous = data_dir / PREVIOUS_FILE_NAME
     if not previous.exists():
         return
-    rows = [row_of(document_of(text)) for text in _previous_documents(previous)]
-    await database.write(lambda connection: connection.executemany(queries.INSERT_NEW, rows))
+    docs = [document_of(text) for text in _previous_documents(previous)]
+    await database.write(lambda connection: writes.insert(connection, docs, queries.INSERT_NEW))
     kept = previous.with_name(previous.name + MIGRATED_SUFFIX)
     previous.rename(kept)
     for suffix in ("-wal", "-shm"):
         previous.with_name(previous.name + suffix).unlink(missing_ok=True)
     logger.warning(
         "brought %d target(s) over from the previous embedded store; its file is kept as %s",
-        len(rows),
+        len(docs),
         kept,
     )
 

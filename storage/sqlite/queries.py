@@ -9,10 +9,8 @@ PLACEHOLDERS = ", ".join("?" for _ in COLUMNS)
 INSERT = f"INSERT INTO targets ({', '.join(COLUMNS)}) VALUES ({PLACEHOLDERS})"
 INSERT_NEW = f"INSERT OR IGNORE INTO targets ({', '.join(COLUMNS)}) VALUES ({PLACEHOLDERS})"
 REWRITE = f"UPDATE targets SET ({', '.join(COLUMNS)}) = ({PLACEHOLDERS}) WHERE id = ?"
-DOC_BY_ID = "SELECT doc FROM targets WHERE id = ?"
-LIST = (
-    f"SELECT doc FROM targets WHERE {LIVE} AND outdial_id = ? {{status}} {{after}}"
-    " ORDER BY tm_create DESC, id DESC LIMIT ?"
+INSERT_KEY = (
+    "INSERT OR IGNORE INTO destination_keys (type, target, tm_create, id) VALUES (?, ?, ?, ?)"
 )
 LAPSED = (
     f"SELECT doc FROM targets WHERE {LIVE} AND status = 'progressing' AND lease IS NOT NULL"
@@ -22,7 +20,23 @@ PROGRESSING_SINCE = (
     f"SELECT doc FROM targets WHERE {LIVE} AND status = 'progressing' AND outdial_id = ?"
     " AND tm_update <= ? ORDER BY tm_update LIMIT ?"
 )
+DOC_BY_ID = "SELECT doc FROM targets WHERE id = ?"
+DELETE_KEYS = "DELETE FROM destination_keys WHERE id = ?"
+ALL_DOCS = "SELECT doc FROM targets"
+TOTAL_OF_DESTINATION = "SELECT count(*) FROM destination_keys WHERE type = ? AND target = ?"
 COUNTS = "SELECT status, n FROM outdial_counts WHERE outdial_id = ?"
+OUTDIALS_AFTER = (
+    "SELECT DISTINCT outdial_id FROM outdial_counts WHERE outdial_id > ?"
+    " ORDER BY outdial_id LIMIT ?"
+)
+OUTDIALS_BEFORE = (
+    "SELECT DISTINCT outdial_id FROM outdial_counts WHERE outdial_id < ?"
+    " ORDER BY outdial_id DESC LIMIT ?"
+)
+TOTAL = "SELECT coalesce(sum(n), 0) FROM outdial_counts WHERE outdial_id = ?"
+TOTAL_OF_STATUS = (
+    "SELECT coalesce(sum(n), 0) FROM outdial_counts WHERE outdial_id = ? AND status = ?"
+)
 # Per slot: the next try count present below the maximum, and the candidates with one try count,
 # in claim order; both served by that slot's claim index alone.
 NEXT_TRIES = [
@@ -47,3 +61,30 @@ NEVER_TRIED = [
 
 def docs_by_id(count: int) -> str:
     return f"SELECT doc FROM targets WHERE id IN ({', '.join('?' for _ in range(count))})"
+
+
+def beyond(newest_first: bool) -> tuple[str, str]:
+    """The comparison past a cursor and the sort order, in one direction of the listing."""
+    return ("<", "DESC") if newest_first else (">", "ASC")
+
+
+def listing(*, status: bool, cursor: bool, newest_first: bool) -> str:
+    """A page of one outdial, on list_newest_first or list_by_status, read either way."""
+    past, order = beyond(newest_first)
+    return (
+        f"SELECT doc FROM targets WHERE {LIVE} AND outdial_id = ?"
+        + (" AND status = ?" if status else "")
+        + (f" AND (tm_create, id) {past} (?, ?)" if cursor else "")
+        + f" ORDER BY tm_create {order}, id {order} LIMIT ?"
+    )
+
+
+def by_destination(*, cursor: bool, newest_first: bool) -> str:
+    """A page of targets holding one lookup key, on destination_keys' primary key."""
+    past, order = beyond(newest_first)
+    return (
+        "SELECT t.doc FROM destination_keys AS k JOIN targets AS t ON t.id = k.id"
+        " WHERE k.type = ? AND k.target = ?"
+        + (f" AND (k.tm_create, k.id) {past} (?, ?)" if cursor else "")
+        + f" ORDER BY k.tm_create {order}, k.id {order} LIMIT ?"
+    )

@@ -11,10 +11,11 @@ from collections.abc import Iterable, Sequence
 
 from domain import claim, clock, leases
 from domain.claim import ClaimPolicy
+from domain.listing import ListScope, OutdialTargets
 from domain.models import Status, Target
 from domain.paging import Cursor
 from storage.documents import changed_fields, target_from_document, target_to_document
-from storage.sqlite import queries
+from storage.sqlite import queries, writes
 from storage.sqlite.database import SqliteDatabase
 from storage.sqlite.rows import document_of, row_of, target_of
 
@@ -38,20 +39,17 @@ class SqliteTargetRepository:
                 found[target.id] = target
         return found
 
-    async def list_page(
-        self, *, outdial_id: str, status: Status | None, after: Cursor | None, limit: int
+    async def page(
+        self, *, scope: ListScope, after: Cursor | None, newest_first: bool, limit: int
     ) -> list[Target]:
-        query = queries.LIST.format(
-            status="" if status is None else "AND status = ?",
-            after="" if after is None else "AND (tm_create, id) < (?, ?)",
-        )
-        parameters: list[object] = [outdial_id]
-        if status is not None:
-            parameters.append(status.value)
-        if after is not None:
-            parameters += [after.tm_create, after.id]
+        query, parameters = _page_query(scope, after, newest_first)
         rows = self._database.reader.execute(query, [*parameters, limit]).fetchall()
         return [target_of(text) for (text,) in rows]
+
+    async def total(self, *, scope: ListScope) -> int:
+        query, parameters = _total_query(scope)
+        (total,) = self._database.reader.execute(query, parameters).fetchone()
+        return int(total)
 
     async def count_by_status(self, *, outdial_id: str) -> dict[Status, int]:
         counts = {status: 0 for status in Status}
@@ -59,13 +57,18 @@ class SqliteTargetRepository:
             counts[Status(status)] = n
         return counts
 
+    async def outdials(self, *, after: str | None, ascending: bool, limit: int) -> list[str]:
+        query = queries.OUTDIALS_AFTER if ascending else queries.OUTDIALS_BEFORE
+        rows = self._database.reader.execute(query, (after or "", limit))
+        return [outdial_id for (outdial_id,) in rows]
+
     async def available(self, *, rules: ClaimPolicy, cutoff: str, limit: int) -> list[Target]:
         reader = self._database.reader
         return [target_of(text) for text in _available_docs(reader, rules, cutoff, limit)]
 
     async def create(self, *, targets: Sequence[Target]) -> None:
-        rows = [row_of(target_to_document(target)) for target in targets]
-        await self._database.write(lambda connection: connection.executemany(queries.INSERT, rows))
+        docs = [target_to_document(target) for target in targets]
+        await self._database.write(lambda connection: writes.insert(connection, docs))
 
     async def replace(self, *, current: Target, after: Target) -> Target | None:
         def write(connection: sqlite3.Connection) -> Target | None:
@@ -77,7 +80,7 @@ class SqliteTargetRepository:
             if not _unchanged(stored, current):
                 return None
             doc |= changed_fields(stored, after)
-            connection.execute(queries.REWRITE, (*row_of(doc), current.id))
+            writes.rewrite(connection, doc, current.id)
             return target_from_document(doc)
 
         return await self._database.write(write)
@@ -113,6 +116,26 @@ class SqliteTargetRepository:
             return claimed
 
         return await self._database.write(write)
+
+
+def _page_query(
+    scope: ListScope, after: Cursor | None, newest_first: bool
+) -> tuple[str, list[object]]:
+    cursor = [] if after is None else [after.tm_create, after.id]
+    if isinstance(scope, OutdialTargets):
+        status = [] if scope.status is None else [scope.status.value]
+        query = queries.listing(status=bool(status), cursor=bool(cursor), newest_first=newest_first)
+        return query, [scope.outdial_id, *status, *cursor]
+    query = queries.by_destination(cursor=bool(cursor), newest_first=newest_first)
+    return query, [scope.type.value, scope.key, *cursor]
+
+
+def _total_query(scope: ListScope) -> tuple[str, list[object]]:
+    if isinstance(scope, OutdialTargets):
+        if scope.status is None:
+            return queries.TOTAL, [scope.outdial_id]
+        return queries.TOTAL_OF_STATUS, [scope.outdial_id, scope.status.value]
+    return queries.TOTAL_OF_DESTINATION, [scope.type.value, scope.key]
 
 
 def _unchanged(stored: Target, current: Target) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from domain.destinations import keys_of
 from domain.models import SLOTS, Status, Target
 from storage.documents import Document, UnreadableDocument, target_from_document
 
@@ -36,6 +37,18 @@ def row_of(doc: Mapping[str, Any]) -> Row:
         *has,
         *target.try_counts,
     )
+
+
+def destination_keys_of(doc: Mapping[str, Any]) -> list[Row]:
+    """The rows of storage.sqlite.schema.DESTINATION_KEYS for `doc` (none unless live)."""
+    try:
+        target = target_from_document(doc)
+    except UnreadableDocument:
+        return []
+    return [
+        (kind.value, key, target.tm_create, target.id)
+        for kind, key in sorted(keys_of(target), key=lambda found: (found[0].value, found[1]))
+    ]
 
 
 def document_of(text: str | bytes) -> Document:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from domain.models import SLOTS
 
-VERSION = 1
+VERSION = 2
 
 # `doc` is the stored document as-is (JSON); the other columns are derived from it by
 # storage.sqlite.rows, in the same write, for the indexes. `live`: readable and not deleted.
@@ -74,6 +74,21 @@ TRIGGERS = (
     f" OR OLD.status IS NOT NEW.status BEGIN {_COUNT_DOWN} {_COUNT_UP} END",
 )
 
+# One row per lookup key (domain.destinations) of each live target: outdialtargetsByDestination
+# newest first from the primary key alone. Written with the target, in the same transaction.
+DESTINATION_KEYS = """
+CREATE TABLE IF NOT EXISTS destination_keys (
+    type TEXT NOT NULL,
+    target TEXT NOT NULL,
+    tm_create TEXT NOT NULL,
+    id TEXT NOT NULL,
+    PRIMARY KEY (type, target, tm_create, id)
+) WITHOUT ROWID
+"""
+DESTINATION_KEYS_BY_ID = (
+    "CREATE INDEX IF NOT EXISTS destination_keys_by_id ON destination_keys (id)"
+)
+
 LIVE = "live = 1"
 IDLE_WITH = "live = 1 AND status = 'idle' AND has{slot} = 1"
 
@@ -96,4 +111,4 @@ INDEXES = (
 
 META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
-ALL = (TARGETS, COUNTS, META, *TRIGGERS, *INDEXES)
+ALL = (TARGETS, COUNTS, DESTINATION_KEYS, DESTINATION_KEYS_BY_ID, META, *TRIGGERS, *INDEXES)

@@ -1,0 +1,34 @@
+"""Writing documents inside a transaction: the target's row and its destination keys together."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from storage.sqlite import queries, rows
+from storage.sqlite.rows import destination_keys_of, row_of
+
+
+def insert(
+    connection: sqlite3.Connection,
+    docs: Sequence[Mapping[str, Any]],
+    statement: str = queries.INSERT,
+) -> None:
+    connection.executemany(statement, [row_of(doc) for doc in docs])
+    connection.executemany(
+        queries.INSERT_KEY, [key for doc in docs for key in destination_keys_of(doc)]
+    )
+
+
+def rewrite(connection: sqlite3.Connection, doc: Mapping[str, Any], target_id: str) -> None:
+    connection.execute(queries.REWRITE, (*row_of(doc), target_id))
+    connection.execute(queries.DELETE_KEYS, (target_id,))
+    connection.executemany(queries.INSERT_KEY, destination_keys_of(doc))
+
+
+def index_all(connection: sqlite3.Connection) -> None:
+    """The destination keys of every stored target (a store written before they existed)."""
+    for (text,) in connection.execute(queries.ALL_DOCS).fetchall():
+        doc = rows.document_of(text)
+        connection.executemany(queries.INSERT_KEY, destination_keys_of(doc))
