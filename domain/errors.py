@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar
 
 from domain.models import Status
@@ -66,6 +67,27 @@ class ClaimLost(OutdialError):
             "or claimed again); stop dialling it and claim the next target"
         )
         self.target_id = target_id
+
+
+class UnreadableTarget(OutdialError):
+    """The stored document with this id breaks the stored shape; the service leaves it alone."""
+
+    code = "UNREADABLE_DOCUMENT"
+
+    def __init__(self, target_id: str) -> None:
+        super().__init__(
+            f"the stored document of target {target_id} breaks the stored shape "
+            "(see DOMAIN.md); fix it in the database"
+        )
+        self.target_id = target_id
+
+
+class IdsTaken(Exception):
+    """A store's create met ids already stored (a concurrent create won): nothing was written."""
+
+    def __init__(self, target_ids: Iterable[str]) -> None:
+        super().__init__(", ".join(sorted(target_ids)))
+        self.target_ids = frozenset(target_ids)
 
 
 class Conflict(OutdialError):

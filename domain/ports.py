@@ -6,15 +6,20 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from domain.claim import ClaimPolicy
+from domain.errors import UnreadableTarget
 from domain.listing import ListScope
 from domain.models import Status, Target
 from domain.paging import Cursor
 
 
 class TargetStore(Protocol):
-    async def get(self, *, target_id: str) -> Target | None: ...
+    async def get(self, *, target_id: str) -> Target | None:
+        """None when no document has the id; UnreadableTarget when it breaks the shape."""
+        ...
 
-    async def get_many(self, *, target_ids: Sequence[str]) -> dict[str, Target]: ...
+    async def get_many(
+        self, *, target_ids: Sequence[str]
+    ) -> dict[str, Target | UnreadableTarget]: ...
 
     async def page(
         self, *, scope: ListScope, after: Cursor | None, newest_first: bool, limit: int
@@ -30,7 +35,9 @@ class TargetStore(Protocol):
         """Up to `limit` ids of outdials with live targets past `after`, nearest first."""
         ...
 
-    async def create(self, *, targets: Sequence[Target]) -> None: ...
+    async def create(self, *, targets: Sequence[Target]) -> None:
+        """All of them in one write; IdsTaken, and nothing written, when an id is stored."""
+        ...
 
     async def replace(self, *, current: Target, after: Target) -> Target | None:
         """Write `after` in one conditional write, only while the stored target still has

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from domain import claim, clock, destinations, leases, listing, states, validation
-from domain.errors import BadUserInput, ClaimLost, Conflict, NotFound
+from domain.errors import BadUserInput, ClaimLost, Conflict, IdsTaken, NotFound, UnreadableTarget
 from domain.listing import DestinationTargets, ListScope, OutdialTargets, TargetPage
 from domain.locks import KeyedLocks
 from domain.models import NOT_DELETED, SLOTS, AddressType, Status, StatusChange, Target
@@ -66,8 +66,8 @@ class TargetService:
 
     # queries
 
-    async def get_many(self, target_ids: Sequence[str]) -> list[Target | None]:
-        """For a DataLoader: ids must already be validated."""
+    async def get_many(self, target_ids: Sequence[str]) -> list[Target | UnreadableTarget | None]:
+        """For a DataLoader: ids must already be validated; an unreadable one fails alone."""
         found = await self._store.get_many(target_ids=target_ids)
         return [found.get(target_id) for target_id in target_ids]
 
@@ -131,19 +131,46 @@ class TargetService:
 
     async def create(self, value: TargetDraft) -> Target:
         checked = validation.draft(value, "input")
-        (created,) = await self._create_all([checked])
+        (created,) = await self._create_all([checked], lambda index: "input.id")
         return created
 
     async def create_many(self, values: Sequence[TargetDraft]) -> list[Target]:
-        return await self._create_all(validation.drafts(values))
+        return await self._create_all(validation.drafts(values), lambda i: f"inputs[{i}].id")
 
-    async def _create_all(self, drafts: list[TargetDraft]) -> list[Target]:
-        now = clock.format_time(self._now())
-        targets = [_new_target(d, now) for d in drafts]
-        await self._store.create(targets=targets)
-        for outdial_id in dict.fromkeys(target.outdial_id for target in targets):
-            self._on_outdial_change(outdial_id)
-        return targets
+    async def _create_all(
+        self, drafts: list[TargetDraft], id_field: Callable[[int], str]
+    ) -> list[Target]:
+        """All or nothing. A draft whose id a stored target has is a retry when that target is
+        what it asks for (returned as stored, nothing written), else the id is taken."""
+        for _ in range(_WRITE_ATTEMPTS):
+            now = clock.format_time(self._now())
+            stored = await self._stored_with_ids(drafts, id_field)
+            targets = [stored.get(d.id or "") or _new_target(d, now) for d in drafts]
+            new = [target for target in targets if target.id not in stored]
+            try:
+                if new:
+                    await self._store.create(targets=new)
+            except IdsTaken:
+                continue  # a concurrent create took one of the ids: judge them again
+            for outdial_id in dict.fromkeys(target.outdial_id for target in new):
+                self._on_outdial_change(outdial_id)
+            return targets
+        raise Conflict("the ids of this create kept being taken meanwhile; try again")
+
+    async def _stored_with_ids(
+        self, drafts: list[TargetDraft], id_field: Callable[[int], str]
+    ) -> dict[str, Target]:
+        chosen = [d.id for d in drafts if d.id is not None]
+        if not chosen:
+            return {}
+        found = await self._store.get_many(target_ids=chosen)
+        for index, value in enumerate(drafts):
+            stored = found.get(value.id or "")
+            if isinstance(stored, UnreadableTarget):
+                raise stored
+            if stored is not None and not value.describes(stored):
+                raise BadUserInput(id_field(index), f"{value.id} is taken by another target")
+        return {target_id: t for target_id, t in found.items() if isinstance(t, Target)}
 
     async def update(self, target_id: str, value: TargetPatch) -> Target:
         checked_id = validation.uuid_arg(target_id, "id")
@@ -369,7 +396,7 @@ def _contended(target_id: str) -> Conflict:
 
 def _new_target(value: TargetDraft, now: str) -> Target:
     return Target(
-        id=str(uuid.uuid4()),
+        id=value.id or str(uuid.uuid4()),
         outdial_id=value.outdial_id,
         name=value.name,
         detail=value.detail,

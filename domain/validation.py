@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from domain.errors import BadUserInput
-from domain.models import SLOTS, Address, AddressType, Destinations
+from domain.models import SLOTS, Address, AddressType, Destinations, Target
 
 NAME_MAX = 255
 TEXT_MAX = 65_535
@@ -112,6 +112,17 @@ class TargetDraft:
     detail: str
     data: str
     destinations: Destinations
+    id: str | None = None  # chosen by the client to make retries safe
+
+    def describes(self, target: Target) -> bool:
+        """The stored target is what this draft asks for: a retry of the same create."""
+        return (self.outdial_id, self.name, self.detail, self.data, self.destinations) == (
+            target.outdial_id,
+            target.name,
+            target.detail,
+            target.data,
+            target.destinations,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +145,7 @@ def draft(value: TargetDraft, prefix: str) -> TargetDraft:
         for slot in SLOTS
     )
     checked = TargetDraft(
+        id=optional_uuid_arg(value.id, f"{prefix}.id"),
         outdial_id=uuid_arg(value.outdial_id, f"{prefix}.outdialId"),
         name=text(value.name, f"{prefix}.name", NAME_MAX),
         detail=text(value.detail, f"{prefix}.detail", TEXT_MAX),
@@ -148,7 +160,14 @@ def draft(value: TargetDraft, prefix: str) -> TargetDraft:
 def drafts(values: Sequence[TargetDraft], *, limit: int = 1000) -> list[TargetDraft]:
     if not 1 <= len(values) <= limit:
         raise BadUserInput("inputs", f"must hold 1 to {limit:,} targets, got {len(values):,}")
-    return [draft(value, f"inputs[{index}]") for index, value in enumerate(values)]
+    checked = [draft(value, f"inputs[{index}]") for index, value in enumerate(values)]
+    seen: set[str] = set()
+    for index, value in enumerate(checked):
+        if value.id is not None:
+            if value.id in seen:
+                raise BadUserInput(f"inputs[{index}].id", "is given to an earlier input too")
+            seen.add(value.id)
+    return checked
 
 
 def patch(value: TargetPatch, prefix: str = "input") -> TargetPatch:

@@ -28,6 +28,12 @@ def _address(value: AddressInput | None) -> models.Address | None:
 
 @strawberry.input
 class CreateOutdialtargetInput:
+    id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "Chosen by the client (a UUID) to make retries safe; a new random UUID when omitted."
+        ),
+    )
     outdial_id: strawberry.ID
     name: str = ""
     detail: str = ""
@@ -39,7 +45,9 @@ class CreateOutdialtargetInput:
     destination_4: AddressInput | None = strawberry.UNSET
 
     def to_domain(self) -> TargetDraft:
+        chosen = None if self.id is None or self.id is strawberry.UNSET else str(self.id)
         return TargetDraft(
+            id=chosen,
             outdial_id=str(self.outdial_id),
             name=self.name,
             detail=self.detail,

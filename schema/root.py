@@ -70,8 +70,9 @@ class Mutation:
     create_outdialtargets: list[Outdialtarget] = strawberry.mutation(
         resolver=mutations.create_outdialtargets,
         description=(
-            "1 to 1,000 targets at once, all or nothing: one invalid input writes none. "
-            "Returned in input order."
+            "1 to 1,000 targets at once, all or nothing: one invalid input writes none, and where "
+            "the database has transactions a crash midway writes none either. Returned in input "
+            "order."
         ),
     )
     update_outdialtarget: Outdialtarget = strawberry.mutation(

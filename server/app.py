@@ -71,6 +71,8 @@ def create_app(
         ):
             app.state.runtime = runtime
             metrics.watch(runtime.broker)
+            opened.unreadable.listen(metrics.unreadable_found)
+            await opened.report_unreadable()
             yield
 
     app = Starlette(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -63,6 +63,8 @@ class ImportResult:
     lines: int = 0
     written: int = 0
     bad: dict[int, str] = field(default_factory=dict)
+    # Lines whose target is stored already, as the line has it (an import run again).
+    already: set[int] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -101,8 +103,10 @@ async def import_file(
     if result.bad and not skip_bad:
         progress.write(f"{len(result.bad):,} bad line(s): nothing imported\n")
         return result
-    good = result.lines - len(result.bad)
-    batches = _batches(_numbered_lines(path), result.bad, batch_size)
+    good = result.lines - len(result.bad) - len(result.already)
+    if result.already:
+        progress.write(f"{len(result.already):,} target(s) stored already, as given: left alone\n")
+    batches = _batches(_numbered_lines(path), result.bad.keys() | result.already, batch_size)
     shown = -1
     for first_line, batch in batches:
         try:
@@ -125,13 +129,18 @@ async def import_file(
 async def _check_file(path: Path, repository: TargetStore, progress: TextIO) -> ImportResult:
     result = ImportResult()
     first_seen: dict[int, int] = {}
-    pending: dict[str, int] = {}
+    pending: dict[str, tuple[int, Target]] = {}
     now = clock.format_time(clock.utc_now())
 
     async def check_database() -> None:
         found = await repository.get_many(target_ids=list(pending))
-        for number, target_id in sorted((pending[target_id], target_id) for target_id in found):
-            _reject(result, number, f"id {target_id} already exists in the database", progress)
+        for target_id, stored in sorted(found.items(), key=lambda item: pending[item[0]][0]):
+            number, line_target = pending[target_id]
+            if isinstance(stored, Target) and _draft_of(line_target).describes(stored):
+                result.already.add(number)
+            else:
+                reason = f"id {target_id} is taken by another target in the database"
+                _reject(result, number, reason, progress)
         pending.clear()
 
     for number, text in _numbered_lines(path):
@@ -148,7 +157,7 @@ async def _check_file(path: Path, repository: TargetStore, progress: TextIO) -> 
             _reject(result, number, f"id {target.id} already on line {first_seen[key]}", progress)
             continue
         first_seen[key] = number
-        pending[target.id] = number
+        pending[target.id] = (number, target)
         if len(pending) >= _ID_CHECK_CHUNK:
             await check_database()
     await check_database()
@@ -168,14 +177,20 @@ def _numbered_lines(path: Path) -> Iterator[tuple[int, bytes]]:
                 yield number, text
 
 
+def _draft_of(target: Target) -> TargetDraft:
+    return TargetDraft(
+        target.outdial_id, target.name, target.detail, target.data, target.destinations
+    )
+
+
 def _batches(
-    lines: Iterator[tuple[int, bytes]], bad: Mapping[int, str], size: int
+    lines: Iterator[tuple[int, bytes]], left_out: Container[int], size: int
 ) -> Iterator[tuple[int, list[Target]]]:
     now = clock.format_time(clock.utc_now())
     batch: list[Target] = []
     first_line = 0
     for number, text in lines:
-        if number in bad:
+        if number in left_out:
             continue
         if not batch:
             first_line = number

@@ -82,6 +82,11 @@ class Metrics:
             "Operations that failed because the database did not answer in time",
             registry=self.registry,
         )
+        self.unreadable = Counter(
+            "outdial_unreadable_documents",
+            "Stored documents found breaking the stored shape (each counted once)",
+            registry=self.registry,
+        )
         self._operation_names: set[str] = set()
         for outcome in ("claimed", "empty"):
             self.claims.labels(outcome)
@@ -91,6 +96,9 @@ class Metrics:
 
     def watch(self, broker: Broker) -> None:
         self.subscriptions.set_function(lambda: len(broker))
+
+    def unreadable_found(self) -> None:
+        self.unreadable.inc()
 
     def status_changed(self, change: StatusChange) -> None:
         self.transitions.labels(change.previous_status.name, change.status.name).inc()

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from domain.events import Broker
 from domain.ports import TargetStore
+from storage.documents import UnreadableLog
 
 
 class Storage(Protocol):
@@ -18,6 +19,15 @@ class Storage(Protocol):
     def feed_changes(self, broker: Broker) -> AbstractAsyncContextManager[bool]:
         """Feed `broker` with every change while inside; yields False where the backend
         cannot, and the service then publishes its own changes."""
+        ...
+
+    @property
+    def unreadable(self) -> UnreadableLog:
+        """The stored documents found breaking the shape; listen to hear of each new one."""
+        ...
+
+    async def report_unreadable(self) -> None:
+        """Tell `unreadable` of those known at start-up (others are found when read)."""
         ...
 
     async def ping(self) -> bool: ...

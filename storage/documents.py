@@ -3,11 +3,15 @@ and back, read leniently where the contract allows it and refused where it break
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from domain.errors import UnreadableTarget
 from domain.models import NOT_DELETED, SLOTS, Address, AddressType, Status, Target
+
+logger = logging.getLogger("outdial.storage")
 
 Document = dict[str, Any]
 
@@ -168,3 +172,48 @@ def _time(doc: Mapping[str, Any], name: str, *, default: str | None = None) -> s
 
 def _optional_time(doc: Mapping[str, Any], name: str) -> str | None:
     return None if doc.get(name) is None else _time(doc, name)
+
+
+class UnreadableLog:
+    """The stored documents a backend found it cannot read: each logged once, with its id."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+        self._listeners: list[Callable[[], None]] = []
+
+    @property
+    def ids(self) -> frozenset[str]:
+        return frozenset(self._seen)
+
+    def listen(self, on_new: Callable[[], None]) -> None:
+        self._listeners.append(on_new)
+
+    def read(self, doc: Mapping[str, Any]) -> Target | UnreadableTarget:
+        try:
+            return target_from_document(doc)
+        except UnreadableDocument as reason:
+            return self.found(key_of(doc), str(reason))
+
+    def readable(self, docs: Iterable[Mapping[str, Any]]) -> Iterator[Target]:
+        for doc in docs:
+            target = self.read(doc)
+            if isinstance(target, Target):
+                yield target
+
+    def found(self, target_id: str, reason: str) -> UnreadableTarget:
+        if target_id not in self._seen:
+            self._seen.add(target_id)
+            logger.warning(
+                "stored document %s breaks the stored shape (%s): left out of every answer "
+                "and never written; fix it in the database",
+                target_id,
+                reason,
+            )
+            for on_new in self._listeners:
+                on_new()
+        return UnreadableTarget(target_id)
+
+
+def key_of(doc: Mapping[str, Any]) -> str:
+    key = doc.get("_id", doc.get("id"))
+    return key if isinstance(key, str) else repr(key)

@@ -198,13 +198,31 @@ def test_ids_already_stored_are_refused(
     capsys.readouterr()
 
     assert run("import", str(again)) == 1
-    assert f"line 2: id {tid(2)} already exists in the database" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"line 2: id {tid(2)} is taken by another target in the database" in err
     assert set(stored(data_dir)) == {tid(1), tid(2)}
 
     assert run("import", "--skip-bad", str(again)) == 0
     rows = stored(data_dir)
     assert set(rows) == {tid(1), tid(2), tid(3)}
     assert rows[tid(2)]["name"] == "target 2"
+
+
+def test_importing_the_same_file_again_writes_nothing_twice(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = write_lines(tmp_path / "a.jsonl", [document(1), document(2)])
+    assert run("import", str(lines)) == 0
+    first = stored(data_dir)
+    capsys.readouterr()
+    both = write_lines(tmp_path / "b.jsonl", [document(1), document(2), document(3)])
+    assert run("import", str(both)) == 0
+    err = capsys.readouterr().err
+    assert "2 target(s) stored already, as given: left alone" in err
+    assert "imported 1 target(s)" in err
+    after = stored(data_dir)
+    assert {key: after[key] for key in first} == first
+    assert set(after) == {tid(1), tid(2), tid(3)}
 
 
 def test_import_is_refused_while_a_server_holds_the_data_dir(

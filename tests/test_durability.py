@@ -4,15 +4,22 @@ stored whole or not at all, however the process dies."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests import operations as ops
-from tests.live_server import live_service
+from tests.live_server import REPO_ROOT, live_service
 
 OUTDIAL = "7d0c1d7e-3c55-4d8e-9a51-2f4b8e6c9a10"
 CREATE_MANY = """mutation($inputs: [CreateOutdialtargetInput!]!) {
@@ -21,6 +28,7 @@ LIST_IDS = """query($outdialId: ID!, $after: String) {
   outdialtargets(outdialId: $outdialId, first: 100, after: $after) {
     edges { node { id name } } pageInfo { hasNextPage endCursor } } }"""
 BATCH = 250
+SMALL_BATCH = 40  # the mongoeco test server inserts a few hundred documents a second
 WRITERS = 4
 
 
@@ -34,6 +42,8 @@ async def write_batches(url: str, writer: str, acknowledged: list[set[str]]) -> 
                     "/graphql", json={"query": CREATE_MANY, "variables": {"inputs": inputs}}
                 )
             except httpx.TransportError:
+                return
+            if response.json().get("errors"):  # the database went away: the server says so
                 return
             created = response.json()["data"]["createOutdialtargets"]
             acknowledged.append({target["id"] for target in created})
@@ -79,3 +89,72 @@ async def test_kill_9_loses_no_acknowledged_write_and_splits_no_batch(tmp_path: 
         by_batch[name] = by_batch.get(name, 0) + 1
     assert set(by_batch.values()) == {BATCH}, "a batch was stored in part"
     assert len(names) >= len(acknowledged) * BATCH
+
+
+@contextmanager
+def killable_wire_server(data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.mongoeco_server", "--data-dir", str(data_dir)],
+        cwd=REPO_ROOT,
+        env=dict(os.environ) | {"PYTHONPATH": str(REPO_ROOT)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline().decode().strip()
+        assert line.startswith("URI "), line
+        yield line.removeprefix("URI "), process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+async def create_batches_with_ids(url: str, batches: list[list[dict[str, Any]]]) -> None:
+    """Each batch with client-chosen ids, one after another, until the database is gone."""
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        for inputs in batches:
+            body = {"query": CREATE_MANY, "variables": {"inputs": inputs}}
+            try:
+                answer = (await http.post("/graphql", json=body)).json()
+            except httpx.TransportError:
+                return
+            if answer.get("errors"):
+                return
+
+
+@pytest.mark.wire
+async def test_a_standalone_database_killed_mid_write_is_made_whole_by_retrying_with_ids(
+    tmp_path: Path,
+) -> None:
+    """A standalone MongoDB has no transactions: a batch may be cut by a crash. The service
+    says so at start-up, and the client's retry with the same ids completes it exactly."""
+    batches = [
+        [ops.new_input(OUTDIAL, id=str(uuid.uuid4()), name=f"b{b}") for _ in range(SMALL_BATCH)]
+        for b in range(16)
+    ]
+    env = {"DATA_DIR": str(tmp_path / "unused")}
+    with (
+        killable_wire_server(tmp_path / "mongo") as (uri, database),
+        live_service(env | {"MONGODB_URL": uri}) as service,
+    ):
+        assert "bulk create that dies midway may leave part of its targets" in service.log()
+        writers = [
+            asyncio.create_task(create_batches_with_ids(service.url, batches[n::WRITERS]))
+            for n in range(WRITERS)
+        ]
+        await asyncio.sleep(random.uniform(0.3, 1.0))
+        database.send_signal(signal.SIGKILL)
+        database.wait()
+        await asyncio.wait_for(asyncio.gather(*writers), 60)
+    with (
+        killable_wire_server(tmp_path / "mongo") as (uri, _),
+        live_service(env | {"MONGODB_URL": uri}) as service,
+    ):
+        await create_batches_with_ids(service.url, batches)  # every client retries everything
+        names = stored_names(service.url)
+    assert len(names) == len(batches) * SMALL_BATCH, "each target once, none twice"
+    assert sorted(names.values()) == sorted(i["name"] for batch in batches for i in batch)

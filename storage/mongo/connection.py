@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from domain.events import Broker
+from storage.documents import UnreadableLog
 from storage.mongo.changes import ChangeStreamConsumer, motor_change_source, supports_change_streams
 from storage.mongo.driver import Collection, Database, PyMongoError, connect, targets_collection
 from storage.mongo.indexes import ensure_indexes
@@ -23,12 +24,24 @@ class MongoStorage:
     database: Database
     collection: Collection
     repository: TargetRepository
+    unreadable: UnreadableLog
 
     @classmethod
     async def prepare(cls, database: Database) -> MongoStorage:
         collection = targets_collection(database)
         await ensure_indexes(collection)
-        return cls(database, collection, TargetRepository(collection))
+        transactions = await supports_change_streams(database)  # a replica set or a mongos
+        if not transactions:
+            logger.warning(
+                "MongoDB is a standalone server, which has no transactions: a bulk create that "
+                "dies midway may leave part of its targets; client-chosen ids make its retry safe"
+            )
+        unreadable = UnreadableLog()
+        repository = TargetRepository(collection, unreadable, transactions=transactions)
+        return cls(database, collection, repository, unreadable)
+
+    async def report_unreadable(self) -> None:
+        """Nothing to look up: documents are found unreadable as they are read."""
 
     @asynccontextmanager
     async def feed_changes(self, broker: Broker) -> AsyncIterator[bool]:

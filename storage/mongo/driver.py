@@ -12,7 +12,13 @@ from motor.motor_asyncio import (
     AsyncIOMotorDatabase,
 )
 from pymongo import ReturnDocument
-from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError, WTimeoutError
+from pymongo.errors import (
+    BulkWriteError,
+    ConnectionFailure,
+    ExecutionTimeout,
+    PyMongoError,
+    WTimeoutError,
+)
 from pymongo.write_concern import WriteConcern
 
 from domain.errors import DatabaseUnavailable
@@ -25,6 +31,7 @@ COLLECTION = "outdialtargets"
 MAJORITY = WriteConcern("majority")
 
 __all__ = [
+    "BulkWriteError",
     "COLLECTION",
     "MAJORITY",
     "Client",

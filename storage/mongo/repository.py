@@ -9,55 +9,86 @@ from typing import Any
 
 from domain import claim, leases
 from domain.claim import ClaimPolicy
+from domain.errors import IdsTaken, UnreadableTarget
 from domain.listing import ListScope
 from domain.models import Status, Target
 from domain.paging import Cursor
 from storage.documents import (
-    UnreadableDocument,
+    UnreadableLog,
     changed_fields,
+    key_of,
     target_from_document,
     target_to_document,
     try_count_field,
 )
 from storage.mongo import filters
-from storage.mongo.driver import Collection, ReturnDocument, reports_outages
+from storage.mongo.driver import BulkWriteError, Collection, ReturnDocument, reports_outages
 
 logger = logging.getLogger("outdial.storage")
 
 
 class TargetRepository:
-    def __init__(self, collection: Collection) -> None:
+    def __init__(
+        self, collection: Collection, unreadable: UnreadableLog, *, transactions: bool = False
+    ) -> None:
         self._collection = collection
-        self._unreadable: set[str] = set()
+        self._unreadable = unreadable
+        self._transactions = transactions
 
     @reports_outages
     async def get(self, *, target_id: str) -> Target | None:
         doc = await self._collection.find_one({"_id": target_id})
-        return None if doc is None else target_from_document(doc)
+        if doc is None:
+            return None
+        target = self._unreadable.read(doc)
+        if isinstance(target, UnreadableTarget):
+            raise target
+        return target
 
     @reports_outages
-    async def get_many(self, *, target_ids: Sequence[str]) -> dict[str, Target]:
+    async def get_many(self, *, target_ids: Sequence[str]) -> dict[str, Target | UnreadableTarget]:
         cursor = self._collection.find({"_id": {"$in": list(set(target_ids))}})
-        return {doc["_id"]: target_from_document(doc) async for doc in cursor}
+        return {key_of(doc): self._unreadable.read(doc) async for doc in cursor}
+
+    def _readable_only(self, query: dict[str, Any]) -> dict[str, Any]:
+        """Leave out the documents already found unreadable (the rest are skipped as read)."""
+        known = self._unreadable.ids
+        return query if not known else query | {"_id": {"$nin": sorted(known)}}
+
+    async def _first_readable(
+        self, query: dict[str, Any], sort: list[tuple[str, int]], limit: int
+    ) -> list[Target]:
+        cursor = self._collection.find(self._readable_only(query), sort=sort, batch_size=limit)
+        found: list[Target] = []
+        async for doc in cursor:
+            target = self._unreadable.read(doc)
+            if isinstance(target, Target):
+                found.append(target)
+                if len(found) == limit:
+                    break
+        await cursor.close()
+        return found
 
     @reports_outages
     async def page(
         self, *, scope: ListScope, after: Cursor | None, newest_first: bool, limit: int
     ) -> list[Target]:
         query = filters.page_of(scope, after, newest_first)
-        cursor = self._collection.find(query, sort=filters.list_order(newest_first), limit=limit)
-        return [target_from_document(doc) async for doc in cursor]
+        return await self._first_readable(query, filters.list_order(newest_first), limit)
 
     @reports_outages
     async def total(self, *, scope: ListScope) -> int:
-        return int(await self._collection.count_documents(filters.in_scope(scope)))
+        query = self._readable_only(filters.in_scope(scope))
+        return int(await self._collection.count_documents(query))
 
     @reports_outages
     async def count_by_status(self, *, outdial_id: str) -> dict[Status, int]:
         # One count per status on the index list_by_status: index-only, no aggregation.
         counts = await asyncio.gather(
             *(
-                self._collection.count_documents(filters.of_status(outdial_id, status))
+                self._collection.count_documents(
+                    self._readable_only(filters.of_status(outdial_id, status))
+                )
                 for status in Status
             )
         )
@@ -80,7 +111,25 @@ class TargetRepository:
 
     @reports_outages
     async def create(self, *, targets: Sequence[Target]) -> None:
-        await self._collection.insert_many([target_to_document(t) for t in targets], ordered=True)
+        docs = [target_to_document(t) for t in targets]
+        try:
+            if self._transactions:
+                await self._insert_in_transaction(docs)
+            else:
+                await self._collection.insert_many(docs, ordered=True)
+        except BulkWriteError as error:
+            if not _only_duplicates(error):
+                raise
+            inserted = docs[: error.details.get("nInserted", 0)]
+            if inserted and not self._transactions:  # all or nothing, as far as we can
+                await self._collection.delete_many({"_id": {"$in": [d["_id"] for d in inserted]}})
+            raise IdsTaken(e["op"]["_id"] for e in error.details["writeErrors"]) from None
+
+    async def _insert_in_transaction(self, docs: list[dict[str, Any]]) -> None:
+        """One transaction: after a crash at any moment the batch is stored whole or not at all."""
+        client = self._collection.database.client
+        async with await client.start_session() as session, session.start_transaction():
+            await self._collection.insert_many(docs, ordered=True, session=session)
 
     @reports_outages
     async def replace(self, *, current: Target, after: Target) -> Target | None:
@@ -95,23 +144,18 @@ class TargetRepository:
     async def available(self, *, rules: ClaimPolicy, cutoff: str, limit: int) -> list[Target]:
         found: dict[str, Target] = {}
         for bucket in await self._buckets(rules, cutoff):
-            cursor = self._collection.find(bucket, sort=filters.AVAILABLE_ORDER, limit=limit)
-            async for doc in cursor:
-                target = target_from_document(doc)
+            for target in await self._first_readable(bucket, filters.AVAILABLE_ORDER, limit):
                 found[target.id] = target
         return claim.in_claim_order(found.values())[:limit]
 
     @reports_outages
     async def lapsed(self, *, now: str, limit: int) -> list[Target]:
-        cursor = self._collection.find(filters.lapsed(now), sort=filters.LEASE_ORDER, limit=limit)
-        return [target_from_document(doc) async for doc in cursor]
+        return await self._first_readable(filters.lapsed(now), filters.LEASE_ORDER, limit)
 
     @reports_outages
     async def progressing_since(self, *, outdial_id: str, cutoff: str, limit: int) -> list[Target]:
-        cursor = self._collection.find(
-            filters.progressing_since(outdial_id, cutoff), sort=[("tm_update", 1)], limit=limit
-        )
-        return [target_from_document(doc) async for doc in cursor]
+        query = filters.progressing_since(outdial_id, cutoff)
+        return await self._first_readable(query, [("tm_update", 1)], limit)
 
     @reports_outages
     async def claim(
@@ -141,9 +185,8 @@ class TargetRepository:
             )
             if doc is None:
                 continue
-            try:
-                before = target_from_document(doc)
-            except UnreadableDocument:
+            before = self._unreadable.read(doc)
+            if isinstance(before, UnreadableTarget):
                 await self._undo_claim(doc, token)
                 continue
             slot = claim.slot_to_dial(before, rules)
@@ -156,14 +199,12 @@ class TargetRepository:
         """A claim matched a document the service cannot read: put it back as it was, and
         leave it out of later claims."""
         await self._collection.replace_one({"_id": doc["_id"], "claim_token": token}, doc)
-        self._unreadable.add(doc["_id"])
-        logger.warning("target %s breaks the stored shape; claims leave it alone", doc["_id"])
+        self._unreadable.read(doc)
 
     async def _first_bucket(self, rules: ClaimPolicy, cutoff: str) -> dict[str, Any] | None:
         heads = []
-        for bucket in await self._buckets(rules, cutoff):
-            if self._unreadable:
-                bucket = bucket | {"_id": {"$nin": sorted(self._unreadable)}}
+        for found in await self._buckets(rules, cutoff):
+            bucket = self._readable_only(found)
             head = await self._collection.find_one(
                 bucket, filters.CLAIM_ORDER_KEYS, sort=filters.AVAILABLE_ORDER
             )
@@ -182,9 +223,19 @@ class TargetRepository:
             buckets.append(filters.tried_bucket(rules, slot, 0, cutoff))
             tries = 1
             while found := await self._collection.find_one(
-                filters.next_tries(rules, slot, tries), {field: 1}, sort=[(field, 1)]
+                self._readable_only(filters.next_tries(rules, slot, tries)), sort=[(field, 1)]
             ):
-                tries = int(found[field])
+                target = self._unreadable.read(found)
+                if isinstance(target, UnreadableTarget):
+                    continue  # now left out by _readable_only
+                tries = target.try_counts[slot]
                 buckets.append(filters.tried_bucket(rules, slot, tries, cutoff))
                 tries += 1
         return buckets
+
+
+def _only_duplicates(error: BulkWriteError) -> bool:
+    return all(e.get("code") == _DUPLICATE_KEY for e in error.details.get("writeErrors", []))
+
+
+_DUPLICATE_KEY = 11000

@@ -21,6 +21,7 @@ PROGRESSING_SINCE = (
     " AND tm_update <= ? ORDER BY tm_update LIMIT ?"
 )
 DOC_BY_ID = "SELECT doc FROM targets WHERE id = ?"
+UNREADABLE = "SELECT doc FROM targets INDEXED BY unreadable WHERE readable = 0"
 DELETE_KEYS = "DELETE FROM destination_keys WHERE id = ?"
 ALL_DOCS = "SELECT doc FROM targets"
 TOTAL_OF_DESTINATION = "SELECT count(*) FROM destination_keys WHERE type = ? AND target = ?"

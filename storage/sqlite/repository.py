@@ -11,10 +11,17 @@ from collections.abc import Iterable, Sequence
 
 from domain import claim, clock, leases
 from domain.claim import ClaimPolicy
+from domain.errors import IdsTaken, UnreadableTarget
 from domain.listing import ListScope, OutdialTargets
 from domain.models import Status, Target
 from domain.paging import Cursor
-from storage.documents import changed_fields, target_from_document, target_to_document
+from storage.documents import (
+    UnreadableLog,
+    changed_fields,
+    key_of,
+    target_from_document,
+    target_to_document,
+)
 from storage.sqlite import queries, writes
 from storage.sqlite.database import SqliteDatabase
 from storage.sqlite.rows import document_of, row_of, target_of
@@ -23,21 +30,32 @@ _MAX_VARIABLES = 500
 
 
 class SqliteTargetRepository:
-    def __init__(self, database: SqliteDatabase) -> None:
+    def __init__(self, database: SqliteDatabase, unreadable: UnreadableLog) -> None:
         self._database = database
+        self._unreadable = unreadable
 
     async def get(self, *, target_id: str) -> Target | None:
         row = self._database.reader.execute(queries.DOC_BY_ID, (target_id,)).fetchone()
-        return None if row is None else target_of(row[0])
+        if row is None:
+            return None
+        target = self._unreadable.read(document_of(row[0]))
+        if isinstance(target, UnreadableTarget):
+            raise target
+        return target
 
-    async def get_many(self, *, target_ids: Sequence[str]) -> dict[str, Target]:
-        found: dict[str, Target] = {}
+    async def get_many(self, *, target_ids: Sequence[str]) -> dict[str, Target | UnreadableTarget]:
+        found: dict[str, Target | UnreadableTarget] = {}
         unique = list(dict.fromkeys(target_ids))
         for start in range(0, len(unique), _MAX_VARIABLES):
             for text in _docs_by_id(self._database.reader, unique[start : start + _MAX_VARIABLES]):
-                target = target_of(text)
-                found[target.id] = target
+                doc = document_of(text)
+                found[key_of(doc)] = self._unreadable.read(doc)
         return found
+
+    def report_unreadable(self) -> None:
+        """Log, once each, the stored documents the service cannot read (index unreadable)."""
+        for (text,) in self._database.reader.execute(queries.UNREADABLE):
+            self._unreadable.read(document_of(text))
 
     async def page(
         self, *, scope: ListScope, after: Cursor | None, newest_first: bool, limit: int
@@ -68,7 +86,11 @@ class SqliteTargetRepository:
 
     async def create(self, *, targets: Sequence[Target]) -> None:
         docs = [target_to_document(target) for target in targets]
-        await self._database.write(lambda connection: writes.insert(connection, docs))
+        try:
+            await self._database.write(lambda connection: writes.insert(connection, docs))
+        except sqlite3.IntegrityError:
+            stored = _docs_by_id(self._database.reader, [t.id for t in targets])
+            raise IdsTaken(key_of(document_of(text)) for text in stored) from None
 
     async def replace(self, *, current: Target, after: Target) -> Target | None:
         def write(connection: sqlite3.Connection) -> Target | None:
@@ -76,8 +98,8 @@ class SqliteTargetRepository:
             if row is None:
                 return None
             doc = document_of(row[0])
-            stored = target_of(row[0])
-            if not _unchanged(stored, current):
+            stored = self._unreadable.read(doc)
+            if isinstance(stored, UnreadableTarget) or not _unchanged(stored, current):
                 return None
             doc |= changed_fields(stored, after)
             writes.rewrite(connection, doc, current.id)

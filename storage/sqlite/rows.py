@@ -9,7 +9,7 @@ import orjson
 
 from domain.destinations import keys_of
 from domain.models import SLOTS, Status, Target
-from storage.documents import Document, UnreadableDocument, target_from_document
+from storage.documents import Document, UnreadableDocument, key_of, target_from_document
 
 Row = tuple[Any, ...]
 
@@ -20,7 +20,7 @@ def row_of(doc: Mapping[str, Any]) -> Row:
     try:
         target = target_from_document(doc)
     except UnreadableDocument:
-        return (_key_of(doc), text, 0, 0, None, None, None, None, 0, None, *(0,) * 10)
+        return (key_of(doc), text, 0, 0, None, None, None, None, 0, None, *(0,) * 10)
     has = tuple(int(target.has_destination(slot)) for slot in SLOTS)
     leased = target.lease_expires if target.status is Status.PROGRESSING else None
     return (
@@ -58,8 +58,3 @@ def document_of(text: str | bytes) -> Document:
 
 def target_of(text: str | bytes) -> Target:
     return target_from_document(document_of(text))
-
-
-def _key_of(doc: Mapping[str, Any]) -> str:
-    key = doc.get("_id", doc.get("id"))
-    return key if isinstance(key, str) else orjson.dumps(key).decode()

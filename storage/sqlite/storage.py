@@ -11,6 +11,7 @@ from pathlib import Path
 
 from domain.events import Broker
 from storage.datadir import DataDirLock
+from storage.documents import UnreadableLog
 from storage.sqlite import migration
 from storage.sqlite.database import FILE_NAME, SqliteDatabase
 from storage.sqlite.repository import SqliteTargetRepository
@@ -21,12 +22,16 @@ logger = logging.getLogger("outdial.storage")
 class SqliteStorage:
     def __init__(self, database: SqliteDatabase) -> None:
         self.database = database
-        self.repository = SqliteTargetRepository(database)
+        self.unreadable = UnreadableLog()
+        self.repository = SqliteTargetRepository(database, self.unreadable)
 
     @asynccontextmanager
     async def feed_changes(self, broker: Broker) -> AsyncIterator[bool]:
         """No other process writes this file: the service publishes its own changes."""
         yield False
+
+    async def report_unreadable(self) -> None:
+        self.repository.report_unreadable()
 
     async def ping(self) -> bool:
         try:
