@@ -96,11 +96,14 @@ class _GiveUp(Exception):
 
 
 class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, plans: Plans | None = None, **kwargs: Any) -> None:
+        """`plans`: those of a prepared document (schema.prepared), shared by its requests."""
         super().__init__(*args, **kwargs)
         middleware = self.middleware_manager
         self._planning = not (middleware and middleware.middlewares)
-        self._plans = _operation_plans(self.operation, self.fragment_definitions)
+        if plans is None:
+            plans = _operation_plans(self.operation, self.fragment_definitions)
+        self._plans = plans
 
     def collect_and_execute_subfields(
         self,
@@ -285,7 +288,7 @@ def _operation_plans(
     key = tuple(map(id, owners))
     entry = _operations.get(key)
     if entry is None:
-        entry = (owners, None if _has_directives(owners) else {})
+        entry = (owners, None if has_directives(owners) else {})
         _operations[key] = entry
         while len(_operations) > SHARED_OPERATIONS:
             _operations.pop(next(iter(_operations)), None)
@@ -301,7 +304,7 @@ class _DirectiveFinder(Visitor):
         return BREAK
 
 
-def _has_directives(nodes: tuple[Node, ...]) -> bool:
+def has_directives(nodes: tuple[Node, ...]) -> bool:
     for node in nodes:
         finder = _DirectiveFinder()
         visit(node, finder)
@@ -310,4 +313,4 @@ def _has_directives(nodes: tuple[Node, ...]) -> bool:
     return False
 
 
-__all__ = ["SHARED_OPERATIONS", "FastExecutionContext"]
+__all__ = ["SHARED_OPERATIONS", "FastExecutionContext", "Plans", "has_directives"]

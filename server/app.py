@@ -37,8 +37,9 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Starl
     authenticator = Authenticator(settings.auth_tokens)
     authenticator.warn_if_open()
     schema = build_schema(
-        extensions=[metrics.extension(), OperationNames, ScopeCheck, *document_limits(settings)],
+        extensions=[metrics.extension(), OperationNames, ScopeCheck],
         hide_suggestions=not settings.introspection,
+        rules=document_limits(settings),
     )
     graphql = GraphQLEndpoint(
         schema,

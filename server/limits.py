@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -19,19 +18,19 @@ from graphql import (
 )
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
 
+from schema.prepared import DocumentRules
 from server.settings import Settings
 
 
-def document_limits(settings: Settings) -> list[Callable[[], SchemaExtension]]:
-    """Schema extensions enforcing the caps; built once, so validation stays cacheable."""
+def document_limits(settings: Settings) -> DocumentRules:
+    """The caps every document is checked against once, when it is first prepared."""
     rules: list[type[ASTValidationRule]] = [
         operation_limits(settings.max_query_depth, settings.max_aliases)
     ]
     if not settings.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
-    return [lambda: MaxTokensLimiter(settings.max_tokens), lambda: AddValidationRules(rules)]
+    return DocumentRules(max_tokens=settings.max_tokens, rules=tuple(rules))
 
 
 def operation_limits(max_depth: int, max_aliases: int) -> type[ValidationRule]:

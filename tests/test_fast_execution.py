@@ -279,8 +279,8 @@ async def make_world(
             Metrics().extension(),
             OperationNames,
             ScopeCheck,
-            *document_limits(Settings()),
-        ]
+        ],
+        rules=document_limits(Settings()),
     )
     assert issubclass(built.execution_context_class, FastExecutionContext)
     built.execution_context_class = context_class
