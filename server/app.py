@@ -20,9 +20,10 @@ from server.graphql import GraphQLEndpoint
 from server.health import healthz, readyz
 from server.limits import BodySizeLimit, document_limits
 from server.metrics import Metrics
+from server.persisted import PersistedQueries
 from server.requestlog import OperationNames, RequestLog
 from server.runtime import Runtime
-from server.settings import Settings
+from server.settings import Settings, SettingsError
 from server.shutdown import OpenWebSockets, TrackWebSockets
 from storage.connection import Storage, open_storage
 from storage.driver import Database
@@ -41,8 +42,20 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Starl
         hide_suggestions=not settings.introspection,
         rules=document_limits(settings),
     )
+    persisted = PersistedQueries(
+        schema.documents,
+        cache_size=settings.persisted_queries_cache_size,
+        trusted=settings.trusted_documents,
+        trusted_only=settings.trusted_documents_only,
+        outcome=metrics.persisted_lookup,
+    )
+    if invalid := persisted.invalid_trusted():
+        raise SettingsError(f"TRUSTED_DOCUMENTS_FILE: invalid operations: {'; '.join(invalid)}")
     graphql = GraphQLEndpoint(
         schema,
+        persisted=persisted,
+        metrics=metrics,
+        cache_control=settings.persisted_query_cache_control,
         keep_alive=True,
         keep_alive_interval=settings.keep_alive_interval_s,
         authenticator=authenticator,

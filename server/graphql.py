@@ -1,32 +1,32 @@
-"""The GraphQL endpoint: strawberry's ASGI view with our context and a fast encoder."""
+"""The GraphQL endpoint: HTTP through server.execution, websockets through strawberry's view."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import orjson
-from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
-from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from strawberry.types import ExecutionResult
-from strawberry.types.graphql import OperationType
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UnsetType
 
 from domain.errors import Unauthenticated
 from resolvers.context import Context
+from schema.root import OutdialSchema
 from server import http_compliance as http
 from server.auth import Authenticator
+from server.execution import Answer, Operations
 from server.graphiql import STATIC_PATH, graphiql_html
+from server.http_request import read_request
+from server.metrics import Metrics
+from server.persisted import PersistedQueries
 from server.runtime import Runtime
+from server.settings import NO_STORE
 from server.websocket import LegacyWSHandler, TransportWSHandler, WebSocketAdapter
-
-PAGE = graphiql_html(graphql_path="/graphql", static_path=STATIC_PATH)
 
 
 class GraphQLEndpoint(GraphQL[Context, None]):
@@ -34,9 +34,25 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     graphql_ws_handler_class = LegacyWSHandler
     websocket_adapter_class = WebSocketAdapter
 
-    def __init__(self, *args: Any, authenticator: Authenticator, **options: Any) -> None:
-        super().__init__(*args, **options)
+    def __init__(
+        self,
+        schema: OutdialSchema,
+        *,
+        authenticator: Authenticator,
+        persisted: PersistedQueries,
+        metrics: Metrics,
+        cache_control: str = NO_STORE,
+        **options: Any,
+    ) -> None:
+        super().__init__(schema, **options)
         self.authenticator = authenticator
+        self.persisted = persisted
+        self.metrics = metrics
+        self.operations = Operations(schema, persisted, metrics)
+        self.cache_control = cache_control
+        self.page = graphiql_html(
+            graphql_path="/graphql", static_path=STATIC_PATH, trusted_only=persisted.trusted_only
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -47,7 +63,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
 
     async def respond(self, request: Request) -> Response:
         """GraphQL over HTTP: negotiate, run, then pick the status the media type calls for."""
-        if self.should_render_graphql_ide(self.request_adapter_class(request)):
+        if "extensions" not in request.query_params and self.should_render_graphql_ide(
+            self.request_adapter_class(request)
+        ):  # a GET without query and extensions: a browser opening the page
             return await self.render_graphql_ide(request)
         try:
             media_type = http.negotiate(request.headers.get("accept"))
@@ -57,14 +75,29 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             message = "POST bodies must be application/json (UTF-8)."
             return http.error_response(415, message, media_type)
         try:
-            response = await self.run(request)
+            data = await read_request(request)
+            context = await self.get_context(request, None)
+            answer = await self.operations.run(data, context, request.method)
         except HTTPException as error:
             return http.error_response(error.status_code, error.reason, media_type)
-        response.headers["content-type"] = http.content_type(media_type)
-        if media_type == http.GRAPHQL_RESPONSE:
-            response.status_code = getattr(request.state, "request_error_status", 200)
-        if response.status_code == 401:
+        return self._response(request, answer, media_type)
+
+    def _response(self, request: Request, answer: Answer, media_type: str) -> Response:
+        result = answer.result
+        body: dict[str, object] = {"data": result.data}
+        if result.errors:
+            body["errors"] = [error.formatted for error in result.errors]
+        status = 200
+        if http.is_request_error(result):
+            del body["data"]
+            if media_type == http.GRAPHQL_RESPONSE:
+                status = http.request_error_status(result)
+        response = Response(orjson.dumps(body), status, media_type=http.content_type(media_type))
+        if status == 401:
             response.headers["www-authenticate"] = "Bearer"
+        if answer.persisted and request.method == "GET":
+            cacheable = not result.errors
+            response.headers["cache-control"] = self.cache_control if cacheable else NO_STORE
         return response
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
@@ -81,63 +114,11 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             raise ConnectionRejectionError({"message": error.message, **error.extensions})
         return UnsetType()  # acknowledge with no payload
 
-    async def parse_http_body(
-        self, request: AsyncHTTPRequestAdapter
-    ) -> GraphQLRequestData | list[GraphQLRequestData]:
-        if request.method == "POST" and not http.is_json_container(await request.get_body()):
-            raise HTTPException(400, "The request body must be a JSON object.")
-        parsed = await super().parse_http_body(request)
-        if isinstance(parsed, GraphQLRequestData) and not isinstance(
-            parsed.operation_name, str | None
-        ):
-            raise HTTPException(400, "The GraphQL operation's `operationName` must be a string.")
-        return parsed
-
-    async def process_result(
-        self, request: Request, result: ExecutionResult
-    ) -> GraphQLHTTPResponse:
-        response = await super().process_result(request, result)
-        if http.is_request_error(result):
-            response.pop("data", None)
-            request.state.request_error_status = http.request_error_status(result)
-        return response
-
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)
 
-    async def execute_single(
-        self,
-        request: Request,
-        request_adapter: AsyncHTTPRequestAdapter,
-        sub_response: Response,
-        context: Context,
-        root_value: None,
-        request_data: GraphQLRequestData,
-    ) -> ExecutionResult:
-        if context.scope is None:
-            return http.request_error(Unauthenticated("a valid bearer token is required"))
-        try:
-            return await self.schema.execute(
-                request_data.query,
-                variable_values=request_data.variables,
-                context_value=context,
-                root_value=root_value,
-                operation_name=request_data.operation_name,
-                allowed_operation_types=http.OPERATIONS[request_adapter.method],
-                operation_extensions=request_data.extensions,
-            )
-        except MissingQueryError as error:
-            raise HTTPException(400, "No GraphQL query found in the request.") from error
-        except CannotGetOperationTypeError as error:
-            return http.request_error(error.as_http_error_reason())
-        except InvalidOperationTypeError as error:
-            if error.operation_type is OperationType.MUTATION:
-                # GraphQL over HTTP: a mutation over GET is 405 Method Not Allowed.
-                raise HTTPException(405, "Mutations need POST.") from error
-            return http.request_error("Subscriptions need a websocket (graphql-transport-ws).")
-
     async def render_graphql_ide(self, request: Request) -> Response:
-        return HTMLResponse(PAGE)
+        return HTMLResponse(self.page)
