@@ -1,6 +1,6 @@
 """GraphQL against a plain JSON route reading the same documents, over real HTTP.
 
-    python -m bench.graphql_vs_plain [--seconds S] [--rounds N] [--targets N]
+    python -m bench.graphql_vs_plain [--seconds S] [--rounds N] [--targets N] [--store S]
 
 The service runs as `create_app` builds it, on whatever backend its settings choose (the
 environment's, with DATA_DIR in a temporary directory), under uvicorn on a loopback port.
@@ -9,12 +9,16 @@ service (`app.state.runtime.service`, the calls the GraphQL resolvers make) and 
 orjson of the stored document shape. A client in another process sends one request after
 another on a keep-alive connection and times each; the server process's CPU time per
 request is measured around each run. Variants run in rounds of alternating order.
+
+`--store memory` swaps the running service for one over a dict of the same targets, for
+both sides alike: a store that costs nothing, so the ratio shows GraphQL's own cost.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import hashlib
 import http.client
 import multiprocessing
@@ -30,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import orjson
@@ -42,6 +46,9 @@ from starlette.routing import Route
 
 from domain import clock, validation
 from domain.models import NOT_DELETED, Address, AddressType, Status, Target
+from domain.paging import CursorCodec
+from domain.ports import TargetStore
+from domain.service import TargetService
 from server.app import create_app
 from server.runtime import Runtime
 from server.settings import Settings
@@ -113,6 +120,26 @@ def bench_app(settings: Settings) -> Starlette:
         Route("/plain/outdials/{outdial_id}/outdialtargets", plain_page),
     ]
     return app
+
+
+class MemoryStore:
+    """The reads both sides make, from a dict: a store that costs (almost) nothing."""
+
+    def __init__(self, targets: Sequence[Target]) -> None:
+        self._by_id = {target.id: target for target in targets}
+        self._listed = sorted(targets, key=lambda t: (t.tm_create, t.id), reverse=True)
+
+    async def get_many(self, *, target_ids: Sequence[str]) -> dict[str, Target]:
+        return {i: self._by_id[i] for i in target_ids if i in self._by_id}
+
+    async def list_page(self, *, limit: int, **_: object) -> list[Target]:
+        return self._listed[:limit]
+
+
+def in_memory(runtime: Runtime, targets: Sequence[Target], settings: Settings) -> Runtime:
+    store = cast(TargetStore, MemoryStore(targets))
+    cursors = CursorCodec(settings.cursor_secret.encode())
+    return dataclasses.replace(runtime, service=TargetService(store, cursors=cursors))
 
 
 # the data: one outdial, every destination filled
@@ -404,6 +431,8 @@ async def main_async(args: argparse.Namespace, data_dir: Path) -> str:
         runtime: Runtime = app.state.runtime
         targets = fake_targets(OUTDIAL, args.targets)
         await runtime.storage.repository.create(targets=targets)
+        if args.store == "memory":
+            app.state.runtime = in_memory(runtime, targets, settings)
         cases = cases_for(targets[len(targets) // 2].id)
         port = await stack.enter_async_context(serve_over_loopback(app))
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http_client:
@@ -420,6 +449,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=1.0, help="per variant and round")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
     parser.add_argument("--targets", type=int, default=120, help="targets in the outdial")
+    parser.add_argument(
+        "--store",
+        choices=("service", "memory"),
+        default="service",
+        help="service: the backend the settings choose; memory: a dict (GraphQL's own cost)",
+    )
     args = parser.parse_args(argv)
     if args.targets <= PAGE_SIZE:
         parser.error(f"--targets must be more than {PAGE_SIZE}, so the page has a next page")
@@ -431,7 +466,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as data_dir:
         table = asyncio.run(main_async(args, Path(data_dir)))
     sys.stdout.write(
-        f"seconds={args.seconds} rounds={args.rounds} python={sys.version.split()[0]} "
+        f"store={args.store} seconds={args.seconds} rounds={args.rounds} "
+        f"python={sys.version.split()[0]} "
         f"(ratio: against plain GET; wall: the client's time per request)\n{table}"
     )
     return 0
