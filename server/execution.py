@@ -62,15 +62,19 @@ class Operations:
             return Answer(ExecutionResult(None, [refused.error]), persisted=True)
         started = time.perf_counter()
         name = request.operation_name or _name_of(resolved.prepared)
+        status: int | None = None
         try:
             result, kind = await self._run(resolved.prepared, request, context, method)
             outcome = outcome_of(result.errors or [])
         except _RefusedByType as refused:  # counted as strawberry counts these
             result, kind, outcome = refused.result, refused.kind, "BAD_REQUEST"
+            status = refused.status
         finally:
             note_operation(name)
         errors = result.errors or []
         self._metrics.finished(name, kind, errors, outcome, time.perf_counter() - started)
+        if status is not None and result.errors:
+            raise HTTPException(status, result.errors[0].message)
         return Answer(result, resolved.persisted)
 
     async def _run(
@@ -83,10 +87,10 @@ class Operations:
             reason = CannotGetOperationTypeError(request.operation_name).as_http_error_reason()
             raise _RefusedByType(reason, "unknown")
         kind = OperationType(operation.operation.value)
+        if kind is OperationType.MUTATION and method == "GET":
+            # GraphQL over HTTP: a mutation over GET is 405 Method Not Allowed.
+            raise _RefusedByType("Mutations need POST.", kind.value, status=405)
         if kind not in http.OPERATIONS[method]:
-            if kind is OperationType.MUTATION:
-                # GraphQL over HTTP: a mutation over GET is 405 Method Not Allowed.
-                raise HTTPException(405, "Mutations need POST.")
             raise _RefusedByType(_SUBSCRIPTION_OVER_HTTP, kind.value)
         if prepared.errors:
             return ExecutionResult(None, list(prepared.errors)), kind.value
@@ -128,9 +132,10 @@ class Operations:
 class _RefusedByType(Exception):
     """No operation of that name, or one of a type this method does not run."""
 
-    def __init__(self, reason: str, kind: str) -> None:
+    def __init__(self, reason: str, kind: str, status: int | None = None) -> None:
         self.result = _refusal(reason)
         self.kind = kind
+        self.status = status  # answered with this HTTP status instead of a GraphQL error
 
 
 def _refusal(error: OutdialError | str) -> ExecutionResult:

@@ -182,6 +182,7 @@ async def test_a_persisted_mutation_is_never_run_or_cached_over_get(
     assert "public" not in over_get.headers.get("cache-control", "")
     counted = await post(client, {"query": COUNTS, "variables": {"outdialId": OUTDIAL}})
     assert counted.json()["data"]["outdialtargetCounts"]["total"] == 1
+    assert operations(await scrape(client), "Create", "mutation", "BAD_REQUEST") == 1
 
 
 def test_persisted_query_settings_are_read_and_checked() -> None:
