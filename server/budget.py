@@ -47,39 +47,59 @@ CREATING_PREFIX = "create"
 _BUDGET_CODE = {"code": "GRAPHQL_VALIDATION_FAILED"}
 
 
-class RequestBudget(SchemaExtension):
-    """Refuses, before execution, an operation over either budget."""
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """The two budgets of one request; `refusal` is checked after validation, before execution,
+    by the HTTP path (server/execution.py) and, through `RequestBudget`, by strawberry's."""
 
-    def __init__(self, *, max_result_items: int, max_creates: int) -> None:
-        self.max_result_items = max_result_items
-        self.max_creates = max_creates
+    max_result_items: int
+    max_creates: int
 
-    def on_execute(self) -> Iterator[None]:
-        context = self.execution_context
-        assert context.graphql_document is not None
-        cost = measure(
-            context.schema._schema,
-            context.graphql_document,
-            context.variables,
-            context.operation_name,
-        )
-        if cost is not None:  # else execution reports the variables' errors
-            self._check(cost)
-        yield
-
-    def _check(self, cost: Cost) -> None:
+    def refusal(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+    ) -> GraphQLError | None:
+        """The error refusing the request whole, or None when it fits (or its variables do not:
+        execution then reports them)."""
+        cost = measure(schema, document, variables, operation_name)
+        if cost is None:
+            return None
         if cost.items > self.max_result_items:
-            raise GraphQLError(
+            return GraphQLError(
                 f"The request could return up to {cost.items:,} list items; at most "
                 f"{self.max_result_items:,} (MAX_RESULT_ITEMS).",
                 extensions=dict(_BUDGET_CODE),
             )
         if cost.creates > self.max_creates:
-            raise GraphQLError(
+            return GraphQLError(
                 f"The request's mutations could create up to {cost.creates:,} targets; at most "
                 f"{self.max_creates:,} in one request (MAX_CREATES_PER_REQUEST).",
                 extensions=dict(_BUDGET_CODE),
             )
+        return None
+
+
+class RequestBudget(SchemaExtension):
+    """Strawberry's execution (both websocket protocols): refuses an operation over a budget."""
+
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        assert context.graphql_document is not None
+        refusal = self.budget.refusal(
+            context.schema._schema,
+            context.graphql_document,
+            context.variables,
+            context.operation_name,
+        )
+        if refusal is not None:
+            raise refusal
+        yield
 
 
 @dataclass(frozen=True, slots=True)
