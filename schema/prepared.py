@@ -10,7 +10,7 @@ keep theirs in caches of their own (server/persisted.py).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 
 from graphql import (
@@ -44,6 +44,8 @@ class Prepared:
     document: DocumentNode | None  # None: the text did not parse
     errors: tuple[GraphQLError, ...]  # the parse error or the validation errors
     plans: Plans | None = field(default=None)  # None: plans are made per request
+    # What later checks learnt of this document, kept as long as it is (server/budget.py).
+    memo: dict[Hashable, object] = field(default_factory=dict)
 
     @property
     def valid(self) -> bool:

@@ -11,12 +11,13 @@ the resolver still answers it with its own BAD_USER_INPUT.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from graphql import (
+    ArgumentNode,
     DocumentNode,
     Executor,
     GraphQLError,
@@ -25,9 +26,14 @@ from graphql import (
     GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
+    TypeInfo,
+    TypeInfoVisitor,
+    VariableNode,
+    Visitor,
     get_named_type,
     get_nullable_type,
     is_abstract_type,
+    visit,
 )
 from graphql.execution.collect_fields import (
     FieldDetailsList,
@@ -61,11 +67,22 @@ class Budget:
         document: DocumentNode,
         variables: dict[str, Any] | None,
         operation_name: str | None,
+        memo: MutableMapping[Hashable, object] | None = None,
     ) -> GraphQLError | None:
         """The error refusing the request whole, or None when it fits (or its variables do not:
-        execution then reports them)."""
+        execution then reports them).
+
+        `memo` lives as long as the document (a prepared one's): an operation that fits once
+        and whose cost no variable can change fits every time, and is not measured again.
+        """
+        fits = (self, operation_name)
+        if memo is not None and memo.get(fits):
+            return None
         cost = measure(schema, document, variables, operation_name)
         if cost is None:
+            return None
+        if memo is not None and self._fits(cost) and not sizing_variables(schema, document, memo):
+            memo[fits] = True
             return None
         if cost.items > self.max_result_items:
             return GraphQLError(
@@ -80,6 +97,52 @@ class Budget:
                 extensions=dict(_BUDGET_CODE),
             )
         return None
+
+    def _fits(self, cost: Cost) -> bool:
+        return cost.items <= self.max_result_items and cost.creates <= self.max_creates
+
+
+def sizing_variables(
+    schema: GraphQLSchema, document: DocumentNode, memo: MutableMapping[Hashable, object]
+) -> frozenset[str]:
+    """The variables that can change what `document` costs: those in `@skip`/`@include`, in a
+    paging argument or in a list argument (anywhere in the document: a superset)."""
+    found = memo.get(_SIZING)
+    if not isinstance(found, frozenset):
+        found = memo[_SIZING] = _sizing_variables(schema, document)
+    return found
+
+
+_SIZING = "budget: sizing variables"
+
+
+def _sizing_variables(schema: GraphQLSchema, document: DocumentNode) -> frozenset[str]:
+    type_info = TypeInfo(schema)
+    names: set[str] = set()
+
+    class Sizing(Visitor):
+        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+            argument = type_info.get_argument()
+            if type_info.get_directive() is not None or (  # @skip, @include
+                argument is not None
+                and (
+                    node.name.value in PAGE_ARGUMENTS
+                    or isinstance(get_nullable_type(argument.type), GraphQLList)
+                )
+            ):
+                visit(node.value, _Variables(names))
+
+    visit(document, TypeInfoVisitor(type_info, Sizing()))
+    return frozenset(names)
+
+
+class _Variables(Visitor):
+    def __init__(self, names: set[str]) -> None:
+        super().__init__()
+        self.names = names
+
+    def enter_variable(self, node: VariableNode, *_: Any) -> None:
+        self.names.add(node.name.value)
 
 
 class RequestBudget(SchemaExtension):

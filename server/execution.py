@@ -120,7 +120,11 @@ class Operations:
             return None
         assert prepared.document is not None
         refusal = self._budget.refusal(
-            self._graphql_schema, prepared.document, request.variables, request.operation_name
+            self._graphql_schema,
+            prepared.document,
+            request.variables,
+            request.operation_name,
+            prepared.memo,
         )
         if refusal is None:
             return None

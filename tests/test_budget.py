@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,8 @@ import orjson
 import pytest
 from graphql import build_schema, get_introspection_query, parse
 
-from server.budget import Cost, measure
+from server import budget
+from server.budget import Cost, measure, sizing_variables
 from server.settings import Settings, SettingsError
 from tests import operations as ops
 from tests.backends import Backend, open_backend
@@ -266,6 +267,40 @@ def test_variables_that_do_not_fit_are_left_to_execution() -> None:
     assert (
         cost("query($n: Int!) { outdials(first: $n) { edges { node { id } } } }", n="many") is None
     )
+
+
+def test_only_variables_of_sizes_and_directives_can_change_a_cost() -> None:
+    document = parse("""
+      query($o: ID!, $n: Int, $t: String!, $all: Boolean!, $x: Int) {
+        outdialtargets(outdialId: $o, first: $n) @include(if: $all) { totalCount }
+        outdialtargetsByDestination(target: $t) { ...Page } }
+      fragment Page on TargetConnection { edges { node { id } } }
+      mutation($i: [String!]!, $limit: Int!, $o: ID!) {
+        createOutdialtargets(inputs: $i) { id } claimOutdialtargets(outdialId: $o, limit: $limit) {
+          target { id } } }""")
+    assert sizing_variables(V2, document, {}) == {"n", "all", "i", "limit"}
+    memo: dict[Hashable, object] = {}
+    assert sizing_variables(V2, parse("{ outdials { edges { node { id } } } }"), memo) == set()
+    assert memo  # worked out once per document
+
+
+async def test_a_cost_no_variable_changes_is_measured_once_per_document(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    measured: list[object] = []
+
+    def counting(*arguments: Any) -> Cost | None:
+        measured.append(arguments)
+        return measure(*arguments)
+
+    monkeypatch.setattr(budget, "measure", counting)
+    fixed = query(page(first="100"), variables="$o: ID!")
+    for _ in range(3):
+        assert "errors" not in await post(client, fixed, o=OUTDIAL)
+    sized = query(page(), page("b"))
+    for n in (50, 50, 100):
+        await post(client, sized, o=OUTDIAL, n=n)
+    assert len(measured) == 1 + 3
 
 
 # configuration
