@@ -1,30 +1,40 @@
-"""GraphQL against a plain JSON route reading the same documents from the same store.
+"""GraphQL against a plain JSON route reading the same documents, over real HTTP.
 
-    python -m bench.graphql_vs_plain [--backend sqlite|mock|wire] [--seconds S] [--rounds N]
-                                     [--targets N] [--http] [--clock wall|cpu]
+    python -m bench.graphql_vs_plain [--seconds S] [--rounds N] [--targets N] [--store S]
 
-One app holds both: the real /graphql endpoint and a plain Starlette route calling the same
-TargetRepository and answering orjson of the stored document shape. Every pair is measured
-in rounds of alternating order (A B, then B A), so a noisy neighbour hurts both sides alike.
+The service runs as `create_app` builds it, on whatever backend its settings choose (the
+environment's, with DATA_DIR in a temporary directory), under uvicorn on a loopback port.
+Two plain Starlette routes are added to the same app; they read through the running
+service (`app.state.runtime.service`, the calls the GraphQL resolvers make) and answer
+orjson of the stored document shape. A client in another process sends one request after
+another on a keep-alive connection and times each; the server process's CPU time per
+request is measured around each run. Variants run in rounds of alternating order.
+
+`--store memory` swaps the running service for one over a dict of the same targets, for
+both sides alike: a store that costs nothing, so the ratio shows GraphQL's own cost.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
-import importlib.util
+import dataclasses
+import hashlib
+import http.client
+import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import orjson
@@ -36,67 +46,49 @@ from starlette.routing import Route
 
 from domain import clock, validation
 from domain.models import NOT_DELETED, Address, AddressType, Status, Target
+from domain.paging import Cursor, CursorCodec
+from domain.ports import TargetStore
+from domain.service import TargetService
 from server.app import create_app
-from server.graphql import GraphQLEndpoint
 from server.runtime import Runtime
 from server.settings import Settings
 from storage.documents import target_to_document
-from tests.backends import Backend, open_backend
 from tests.operations import TARGET_FIELDS
 
 OUTDIAL = "7d0f6b1e-3c55-4e61-9a0e-2b8c4f1d9a37"
 PAGE_SIZE = 100
+JSON = "application/json"
 
-GET_TARGET = f"query($id: ID!) {{ outdialtarget(id: $id) {{ {TARGET_FIELDS} }} }}"
-GET_PAGE = f"""query($outdialId: ID!) {{
+GET_TARGET = f"query Target($id: ID!) {{ outdialtarget(id: $id) {{ {TARGET_FIELDS} }} }}"
+GET_PAGE = f"""query Page($outdialId: ID!) {{
   outdialtargets(outdialId: $outdialId, first: {PAGE_SIZE}) {{
     edges {{ cursor node {{ {TARGET_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }}"""
 
-Call = Callable[[], Awaitable[object]]
 
-
-# the plain side: same repository, stored document shape, orjson
-
-
-async def plain_target_body(runtime: Runtime, target_id: str) -> bytes | None:
-    target = await runtime.storage.repository.get(target_id=validation.uuid_arg(target_id, "id"))
-    return None if target is None else orjson.dumps(target_to_document(target))
-
-
-async def plain_page_body(runtime: Runtime, outdial_id: str) -> bytes:
-    rows = await runtime.storage.repository.list_page(
-        outdial_id=validation.uuid_arg(outdial_id, "outdialId"),
-        status=None,
-        after=None,
-        limit=PAGE_SIZE + 1,
-    )
-    page = rows[:PAGE_SIZE]
-    edges = [{"cursor": runtime.service.cursor(t), "node": target_to_document(t)} for t in page]
-    return orjson.dumps(
-        {
-            "edges": edges,
-            "pageInfo": {
-                "hasNextPage": len(rows) > PAGE_SIZE,
-                "endCursor": edges[-1]["cursor"] if edges else None,
-            },
-        }
-    )
+# the plain side: the service's own reads, the stored document shape (storage.documents), orjson
 
 
 async def plain_target(request: Request) -> Response:
-    body = await plain_target_body(request.app.state.runtime, request.path_params["id"])
-    if body is None:
-        return Response(b'{"error":"not found"}', 404, media_type="application/json")
-    return Response(body, media_type="application/json")
+    runtime: Runtime = request.app.state.runtime
+    target_id = validation.uuid_arg(request.path_params["id"], "id")
+    (target,) = await runtime.service.get_many([target_id])
+    if target is None:
+        return Response(b'{"error":"not found"}', 404, media_type=JSON)
+    return Response(orjson.dumps(target_to_document(target)), media_type=JSON)
 
 
 async def plain_page(request: Request) -> Response:
-    body = await plain_page_body(request.app.state.runtime, request.path_params["outdial_id"])
-    return Response(body, media_type="application/json")
+    service = request.app.state.runtime.service
+    scope = service.outdial_scope(request.path_params["outdial_id"], None)
+    page = await service.page(scope, PAGE_SIZE, None)
+    edges = [{"cursor": service.cursor(t), "node": target_to_document(t)} for t in page.targets]
+    end_cursor = edges[-1]["cursor"] if edges else None
+    info = {"hasNextPage": page.has_next_page, "endCursor": end_cursor}
+    return Response(orjson.dumps({"edges": edges, "pageInfo": info}), media_type=JSON)
 
 
-def bench_app(backend: Backend) -> Starlette:
-    app = create_app(Settings(), storage=backend.opener())
+def bench_app(settings: Settings) -> Starlette:
+    app = create_app(settings)
     app.router.routes += [
         Route("/plain/outdialtargets/{id}", plain_target),
         Route("/plain/outdials/{outdial_id}/outdialtargets", plain_page),
@@ -104,8 +96,30 @@ def bench_app(backend: Backend) -> Starlette:
     return app
 
 
-# the data: one outdial, every destination filled
+class MemoryStore:
+    """The reads both sides make, from a dict: a store that costs (almost) nothing."""
 
+    def __init__(self, targets: Sequence[Target]) -> None:
+        self._by_id = {target.id: target for target in targets}
+        self._listed = sorted(targets, key=lambda t: (t.tm_create, t.id), reverse=True)
+
+    async def get_many(self, *, target_ids: Sequence[str]) -> dict[str, Target]:
+        return {i: self._by_id[i] for i in target_ids if i in self._by_id}
+
+    async def page(
+        self, *, scope: object, after: Cursor | None, newest_first: bool, limit: int
+    ) -> list[Target]:
+        assert after is None and newest_first  # the first page is all the bench reads
+        return self._listed[:limit]
+
+
+def in_memory(runtime: Runtime, targets: Sequence[Target], settings: Settings) -> Runtime:
+    store = cast(TargetStore, MemoryStore(targets))
+    cursors = CursorCodec(settings.cursor_secret.encode())
+    return dataclasses.replace(runtime, service=TargetService(store, cursors=cursors))
+
+
+# the data: one outdial, every destination filled
 
 _KINDS = (AddressType.TEL, AddressType.SIP, AddressType.EMAIL, AddressType.AGENT, AddressType.TEL)
 
@@ -194,113 +208,100 @@ def check_same_content(graphql: dict[str, Any], plain: dict[str, Any], root_fiel
         raise SystemExit(f"GraphQL and the plain route disagree about {root_field}")
 
 
-# measuring
+# the requests
 
 
 @dataclass(frozen=True)
-class Case:
-    name: str
-    root_field: str
-    query: str
-    variables: dict[str, Any]
-    plain_url: str
-    plain_body: Call
-    store_only: Call
+class Call:
+    method: str
+    path: str
+    body: bytes | None = None
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def variants(query: str, variables: dict[str, Any], plain_path: str) -> dict[str, Call]:
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha256(query)}}
+    by_hash = {"variables": variables, "extensions": extensions}
+    params = httpx.QueryParams(
+        {key: orjson.dumps(value).decode() for key, value in by_hash.items()}
+    )
+    return {
+        "plain GET": Call("GET", plain_path),
+        "graphql POST": Call(
+            "POST", "/graphql", orjson.dumps({"query": query, "variables": variables})
+        ),
+        "APQ POST (hash)": Call("POST", "/graphql", orjson.dumps(by_hash)),
+        "APQ GET (hash)": Call("GET", f"/graphql?{params}"),
+    }
+
+
+# the client, in a process of its own
 
 
 @dataclass
-class Variant:
-    call: Call
-    samples: list[float] = field(default_factory=list)
-    round_medians: list[float] = field(default_factory=list)
+class Timings:
+    wall_ms: list[float] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)  # server CPU per request, one per run
+    round_ratios: list[float] = field(default_factory=list)
 
     def median(self) -> float:
-        return statistics.median(self.samples)
+        return statistics.median(self.wall_ms)
 
     def p90(self) -> float:
-        return statistics.quantiles(self.samples, n=10)[-1]
+        return statistics.quantiles(self.wall_ms, n=10)[-1]
+
+    def cpu(self) -> float:
+        return statistics.median(self.cpu_ms)
 
 
-@dataclass
-class Pair:
-    case: str
-    path: str
-    plain: Variant
-    graphql: Variant
+def client_loop(connection: Connection, port: int) -> None:
+    """Runs (call, seconds) orders one after another; answers each with its timings in ms."""
+    http_connection = http.client.HTTPConnection("127.0.0.1", port)
+    headers = {"content-type": JSON, "accept": JSON}
+    while (order := connection.recv()) is not None:
+        call, seconds = order
+        timings: list[float] = []
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline or not timings:
+            started = time.perf_counter()
+            http_connection.request(call.method, call.path, call.body, headers)
+            response = http_connection.getresponse()
+            response.read()
+            timings.append((time.perf_counter() - started) * 1000)
+            if response.status != 200:
+                raise SystemExit(f"{call.method} {call.path[:60]}: HTTP {response.status}")
+        connection.send(timings)
+    http_connection.close()
 
 
-CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
+class Client:
+    def __init__(self, port: int) -> None:
+        self._here, there = multiprocessing.get_context("spawn").Pipe()
+        context = multiprocessing.get_context("spawn")
+        self._process = context.Process(target=client_loop, args=(there, port), daemon=True)
+        self._process.start()
 
+    async def run(self, call: Call, seconds: float) -> tuple[list[float], float]:
+        """The client's timings and the server's CPU milliseconds per request meanwhile."""
+        cpu = time.process_time()
+        self._here.send((call, seconds))
+        timings: list[float] = await asyncio.to_thread(self._here.recv)
+        return timings, (time.process_time() - cpu) * 1000 / len(timings)
 
-async def measure(variant: Variant, seconds: float, clock: Callable[[], float]) -> None:
-    """Requests one after another for `seconds` of wall time, each timed on `clock`."""
-    gc.collect()
-    timings: list[float] = []
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline or not timings:
-        started = clock()
-        await variant.call()
-        timings.append((clock() - started) * 1000)
-    variant.samples += timings
-    variant.round_medians.append(statistics.median(timings))
-
-
-async def run_rounds(
-    variants: list[Variant], seconds: float, rounds: int, clock: Callable[[], float]
-) -> None:
-    for variant in variants:  # warm-up: parser cache, lazy imports, connection pools
-        for _ in range(20):
-            await variant.call()
-    for n in range(rounds):
-        sys.stderr.write(f"round {n + 1}/{rounds}\n")
-        for variant in variants if n % 2 == 0 else reversed(variants):
-            await measure(variant, seconds, clock)
-
-
-def report(pairs: list[Pair], stores: dict[str, Variant]) -> str:
-    header = (
-        f"{'case':<8} {'path':<26} {'plain ms':>8} {'p90':>7} {'graphql ms':>10} {'p90':>7} "
-        f"{'extra ms':>8} {'ratio':>6}  {'ratio per round'}"
-    )
-    lines = [header, "-" * len(header)]
-    for pair in pairs:
-        plain, graphql = pair.plain.median(), pair.graphql.median()
-        per_round = " ".join(
-            f"{g / p:.1f}"
-            for p, g in zip(pair.plain.round_medians, pair.graphql.round_medians, strict=True)
-        )
-        lines.append(
-            f"{pair.case:<8} {pair.path:<26} {plain:8.3f} {pair.plain.p90():7.3f} "
-            f"{graphql:10.3f} {pair.graphql.p90():7.3f} {graphql - plain:8.3f} "
-            f"{graphql / plain:5.1f}x  {per_round}"
-        )
-    lines.append(
-        "store alone (the repository call both sides make, no JSON): "
-        + ", ".join(
-            f"{case} {store.median():.3f} ms (p90 {store.p90():.3f})"
-            for case, store in stores.items()
-        )
-    )
-    return "\n".join(lines) + "\n"
+    def close(self) -> None:
+        self._here.send(None)
+        self._process.join(10)
 
 
 # wiring
 
 
 @asynccontextmanager
-async def open_database(backend: str) -> AsyncIterator[Backend]:
-    with tempfile.TemporaryDirectory() as data_dir:
-        async with open_backend(backend, Path(data_dir)) as opened:
-            yield opened
-
-
-@asynccontextmanager
-async def serve_over_loopback(app: Starlette) -> AsyncIterator[str]:
-    """uvicorn on this event loop; the app's lifespan is already running.
-
-    uvicorn binds the port itself: a listening socket made with proto 0 hands out
-    connections asyncio leaves without TCP_NODELAY, and small answers then wait 40 ms.
-    """
+async def serve_over_loopback(app: Starlette) -> AsyncIterator[int]:
+    """uvicorn on this event loop, the app's lifespan already running; yields the port."""
     config = uvicorn.Config(
         app, host="127.0.0.1", port=0, lifespan="off", access_log=False, log_level="warning"
     )
@@ -312,133 +313,124 @@ async def serve_over_loopback(app: Starlette) -> AsyncIterator[str]:
                 task.result()
                 raise SystemExit("uvicorn stopped before it started")
             await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
+        yield server.servers[0].sockets[0].getsockname()[1]
     finally:
         server.should_exit = True
         await task
 
 
-def http_pair(case: Case, path: str, http: httpx.AsyncClient) -> Pair:
-    payload = orjson.dumps({"query": case.query, "variables": case.variables})
-    headers = {"content-type": "application/json"}
-
-    async def plain() -> object:
-        response = await http.get(case.plain_url)
-        response.raise_for_status()
-        return response.content
-
-    async def graphql() -> object:
-        response = await http.post("/graphql", content=payload, headers=headers)
-        response.raise_for_status()
-        return response.content
-
-    return Pair(case.name, path, Variant(plain), Variant(graphql))
+@dataclass(frozen=True)
+class Case:
+    name: str
+    root_field: str
+    query: str
+    variables: dict[str, Any]
+    plain_path: str
 
 
-def in_process_pair(case: Case, app: Starlette) -> Pair:
-    """The GraphQL side: the endpoint's schema.execute with the endpoint's context, plus orjson."""
-    endpoint = graphql_endpoint(app)
-    request = Request({"type": "http", "app": app, "method": "POST", "headers": []})
-
-    async def graphql() -> object:
-        context = await endpoint.get_context(request, None)
-        result = await endpoint.schema.execute(case.query, case.variables, context_value=context)
-        if result.errors:
-            raise SystemExit(f"GraphQL answered errors: {result.errors}")
-        return orjson.dumps({"data": result.data})
-
-    return Pair(case.name, "in-process (no HTTP)", Variant(case.plain_body), Variant(graphql))
-
-
-def cases_for(runtime: Runtime, target_id: str) -> list[Case]:
-    repository = runtime.storage.repository
+def cases_for(target_id: str) -> list[Case]:
     return [
         Case(
-            name="target",
-            root_field="outdialtarget",
-            query=GET_TARGET,
-            variables={"id": target_id},
-            plain_url=f"/plain/outdialtargets/{target_id}",
-            plain_body=lambda: plain_target_body(runtime, target_id),
-            store_only=lambda: repository.get(target_id=target_id),
+            "target",
+            "outdialtarget",
+            GET_TARGET,
+            {"id": target_id},
+            f"/plain/outdialtargets/{target_id}",
         ),
         Case(
-            name="page100",
-            root_field="outdialtargets",
-            query=GET_PAGE,
-            variables={"outdialId": OUTDIAL},
-            plain_url=f"/plain/outdials/{OUTDIAL}/outdialtargets",
-            plain_body=lambda: plain_page_body(runtime, OUTDIAL),
-            store_only=lambda: repository.list_page(
-                outdial_id=OUTDIAL, status=None, after=None, limit=PAGE_SIZE + 1
-            ),
+            "page100",
+            "outdialtargets",
+            GET_PAGE,
+            {"outdialId": OUTDIAL},
+            f"/plain/outdials/{OUTDIAL}/outdialtargets",
         ),
     ]
 
 
-def graphql_endpoint(app: Starlette) -> GraphQLEndpoint:
-    for route in app.routes:
-        if isinstance(route, Route) and isinstance(route.endpoint, GraphQLEndpoint):
-            return route.endpoint
-    raise SystemExit("the app has no GraphQL route")
+async def verify(http_client: httpx.AsyncClient, case: Case) -> None:
+    """Same content on both sides; the persisted query registered, then served by its hash."""
+    plain = (await http_client.get(case.plain_path)).json()
+    calls = variants(case.query, case.variables, case.plain_path)
+    hashed = orjson.loads(calls["APQ POST (hash)"].body or b"{}")
+    await http_client.post("/graphql", json={"query": case.query, **hashed})  # registers it
+    for name in ("graphql POST", "APQ POST (hash)", "APQ GET (hash)"):
+        call = calls[name]
+        content = orjson.loads(call.body) if call.body else None
+        answer = await http_client.request(call.method, call.path, json=content)
+        check_same_content(answer.json(), plain, case.root_field)
 
 
-async def verify(http: httpx.AsyncClient, cases: list[Case]) -> None:
-    for case in cases:
-        body = {"query": case.query, "variables": case.variables}
-        graphql = await http.post("/graphql", json=body)
-        plain = await http.get(case.plain_url)
-        check_same_content(graphql.json(), plain.json(), case.root_field)
+async def measure(
+    client: Client, cases: list[Case], seconds: float, rounds: int
+) -> dict[tuple[str, str], Timings]:
+    calls = {case.name: variants(case.query, case.variables, case.plain_path) for case in cases}
+    results = {(case, name): Timings() for case, named in calls.items() for name in named}
+    for (case, name), _ in results.items():  # warm-up: caches, pools, the client's connection
+        await client.run(calls[case][name], 0.2)
+    for n in range(rounds):
+        sys.stderr.write(f"round {n + 1}/{rounds}\n")
+        for case, named in calls.items():
+            order = list(named) if n % 2 == 0 else list(reversed(named))
+            medians = {}
+            for name in order:
+                timings, cpu = await client.run(named[name], seconds)
+                results[case, name].wall_ms += timings
+                results[case, name].cpu_ms.append(cpu)
+                medians[name] = statistics.median(timings)
+            for name in named:
+                results[case, name].round_ratios.append(medians[name] / medians["plain GET"])
+    return results
 
 
-async def main_async(args: argparse.Namespace) -> str:
+def report(results: dict[tuple[str, str], Timings]) -> str:
+    header = (
+        f"{'case':<8} {'variant':<16} {'wall ms':>8} {'p90':>7} {'extra':>7} {'ratio':>6}  "
+        f"{'server cpu ms':>13} {'ratio':>6}  ratio per round"
+    )
+    lines = [header, "-" * len(header)]
+    for (case, name), timings in results.items():
+        plain = results[case, "plain GET"]
+        per_round = " ".join(f"{ratio:.2f}" for ratio in timings.round_ratios)
+        lines.append(
+            f"{case:<8} {name:<16} {timings.median():8.3f} {timings.p90():7.3f} "
+            f"{timings.median() - plain.median():7.3f} "
+            f"{timings.median() / plain.median():5.2f}x  {timings.cpu():13.3f} "
+            f"{timings.cpu() / plain.cpu():5.2f}x  {per_round}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+async def main_async(args: argparse.Namespace, data_dir: Path) -> str:
+    settings = Settings.from_env({**os.environ, "DATA_DIR": str(data_dir)})
+    app = bench_app(settings)
     async with AsyncExitStack() as stack:
-        database = await stack.enter_async_context(open_database(args.backend))
-        app = bench_app(database)
         await stack.enter_async_context(app.router.lifespan_context(app))
         runtime: Runtime = app.state.runtime
         targets = fake_targets(OUTDIAL, args.targets)
         await runtime.storage.repository.create(targets=targets)
-        cases = cases_for(runtime, targets[len(targets) // 2].id)
-
-        asgi = await stack.enter_async_context(
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench")
-        )
-        await verify(asgi, cases)
-        clients = {"ASGI (httpx, no socket)": asgi}
-        if args.http:
-            url = await stack.enter_async_context(serve_over_loopback(app))
-            clients["HTTP (uvicorn, loopback)"] = await stack.enter_async_context(
-                httpx.AsyncClient(base_url=url)
-            )
-            await verify(clients["HTTP (uvicorn, loopback)"], cases)
-
-        pairs = []
-        for case in cases:
-            pairs.append(in_process_pair(case, app))
-            pairs += [http_pair(case, path, http) for path, http in clients.items()]
-        stores = {case.name: Variant(case.store_only) for case in cases}
-        variants = [v for pair in pairs for v in (pair.plain, pair.graphql)]
-        await run_rounds(
-            [*stores.values(), *variants], args.seconds, args.rounds, CLOCKS[args.clock]
-        )
-    return report(pairs, stores)
+        if args.store == "memory":
+            app.state.runtime = in_memory(runtime, targets, settings)
+        cases = cases_for(targets[len(targets) // 2].id)
+        port = await stack.enter_async_context(serve_over_loopback(app))
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http_client:
+            for case in cases:
+                await verify(http_client, case)
+        client = Client(port)
+        stack.callback(client.close)
+        results = await measure(client, cases, args.seconds, args.rounds)
+    return report(results)
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.graphql_vs_plain", description=__doc__)
-    parser.add_argument("--backend", choices=("sqlite", "mock", "wire"), default="sqlite")
-    parser.add_argument("--seconds", type=float, default=1.0, help="per measurement")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per pair")
+    parser.add_argument("--seconds", type=float, default=1.0, help="per variant and round")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
     parser.add_argument("--targets", type=int, default=120, help="targets in the outdial")
-    parser.add_argument("--http", action="store_true", help="also over uvicorn on loopback")
     parser.add_argument(
-        "--clock",
-        choices=tuple(CLOCKS),
-        default="wall",
-        help="wall: elapsed time; cpu: CPU time of this process (all its threads), "
-        "steadier when other processes compete for the cores",
+        "--store",
+        choices=("service", "memory"),
+        default="service",
+        help="service: the backend the settings choose; memory: a dict (GraphQL's own cost)",
     )
     args = parser.parse_args(argv)
     if args.targets <= PAGE_SIZE:
@@ -446,20 +438,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def spare_the_client_a_failed_import() -> None:
-    """httpx's ASGITransport tries `import sniffio` on every request; without sniffio installed
-    each failed import rescans sys.path (about 0.2 ms), a client cost that would blur the ratio."""
-    if importlib.util.find_spec("sniffio") is None:
-        sys.modules["sniffio"] = None  # type: ignore[assignment]
-
-
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    spare_the_client_a_failed_import()
-    table = asyncio.run(main_async(args))
+    with tempfile.TemporaryDirectory() as data_dir:
+        table = asyncio.run(main_async(args, Path(data_dir)))
     sys.stdout.write(
-        f"backend={args.backend} clock={args.clock} seconds={args.seconds} rounds={args.rounds} "
-        f"python={sys.version.split()[0]}\n{table}"
+        f"store={args.store} seconds={args.seconds} rounds={args.rounds} "
+        f"python={sys.version.split()[0]} "
+        f"(ratio: against plain GET; wall: the client's time per request)\n{table}"
     )
     return 0
 

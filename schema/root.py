@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Sequence
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
 from resolvers import mutations, queries, subscriptions
 from schema import errors
+from schema.prepared import DocumentRules, Documents, PreparedDocuments
 from schema.shared_events import SharedEventExecutionContext
 from schema.types import (
     ClaimedOutdialtarget,
@@ -146,6 +146,7 @@ class Subscription:
 class OutdialSchema(strawberry.Schema):
     # With introspection off, "Did you mean ...?" must not reveal the schema either.
     hide_suggestions = False
+    documents: Documents
 
     def process_errors(
         self, errors_: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -157,39 +158,27 @@ class OutdialSchema(strawberry.Schema):
 
 
 Extension = type[SchemaExtension] | Callable[[], SchemaExtension]
-
-
-class _ParserCache(ParserCache):
-    """Leaves a document that does not parse to strawberry, which reports it as a GraphQL error.
-
-    The stock cache raises from its hook, which the websocket path does not catch.
-    """
-
-    def on_parse(self) -> Iterator[None]:
-        context = self.execution_context
-        with suppress(GraphQLError):
-            context.graphql_document = self.cached_parse_document(
-                context.query, **context.parse_options
-            )
-        yield
+NO_RULES = DocumentRules()
 
 
 def build_schema(
-    *, extensions: Sequence[Extension] = (), hide_suggestions: bool = False
-) -> strawberry.Schema:
-    """The schema; `extensions` run before the parser and validation caches."""
+    *,
+    extensions: Sequence[Extension] = (),
+    hide_suggestions: bool = False,
+    rules: DocumentRules = NO_RULES,
+) -> OutdialSchema:
+    """The schema; `extensions` run before documents are parsed and validated (`rules`)."""
     built = OutdialSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         execution_context_class=SharedEventExecutionContext,
-        extensions=[
-            *extensions,
-            lambda: _ParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
-        ],
+        extensions=[*extensions, lambda: PreparedDocuments(built.documents)],
     )
     built.hide_suggestions = hide_suggestions
+    built.documents = Documents(
+        lambda: built._schema, rules, lambda found: built.process_errors(found)
+    )
     return built
 
 

@@ -15,15 +15,17 @@ from starlette.staticfiles import StaticFiles
 from domain.clock import Clock, utc_now
 from schema.root import build_schema
 from server.auth import Authenticator, ScopeCheck
+from server.budget import RequestBudget
 from server.cors import cors
 from server.graphiql import STATIC_DIR, STATIC_PATH
 from server.graphql import GraphQLEndpoint
 from server.health import healthz, readyz
-from server.limits import BodySizeLimit, document_limits
+from server.limits import BodySizeLimit, document_limits, request_budget
 from server.metrics import Metrics
+from server.persisted import PersistedQueries
 from server.requestlog import OperationNames, RequestLog
 from server.runtime import Runtime
-from server.settings import Settings
+from server.settings import Settings, SettingsError
 from server.shutdown import OpenWebSockets, TrackWebSockets
 from server.transport import BodyDeadline
 from storage.backend import Storage, open_storage
@@ -42,16 +44,30 @@ def create_app(
     websockets = OpenWebSockets()
     authenticator = Authenticator(settings.auth_tokens)
     authenticator.warn_if_open()
+    budget = request_budget(settings)
     schema = build_schema(
-        extensions=[metrics.extension(), OperationNames, ScopeCheck, *document_limits(settings)],
+        extensions=[metrics.extension(), OperationNames, ScopeCheck, lambda: RequestBudget(budget)],
         hide_suggestions=not settings.introspection,
+        rules=document_limits(settings),
     )
+    persisted = PersistedQueries(
+        schema.documents,
+        cache_size=settings.persisted_queries_cache_size,
+        trusted=settings.trusted_documents,
+        trusted_only=settings.trusted_documents_only,
+        outcome=metrics.persisted_lookup,
+    )
+    if invalid := persisted.invalid_trusted():
+        raise SettingsError(f"TRUSTED_DOCUMENTS_FILE: invalid operations: {'; '.join(invalid)}")
     graphql = GraphQLEndpoint(
         schema,
+        persisted=persisted,
+        metrics=metrics,
+        budget=budget,
+        cache_control=settings.persisted_query_cache_control,
         keep_alive=True,
         keep_alive_interval=settings.keep_alive_interval_s,
         authenticator=authenticator,
-        on_refusal=metrics.refused,
         allowed_origins=settings.cors_origins,
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         connection_init_wait_timeout=timedelta(milliseconds=settings.connection_init_timeout_ms),

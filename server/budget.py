@@ -11,12 +11,13 @@ the resolver still answers it with its own BAD_USER_INPUT.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from graphql import (
+    ArgumentNode,
     DocumentNode,
     Executor,
     GraphQLError,
@@ -25,9 +26,14 @@ from graphql import (
     GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
+    TypeInfo,
+    TypeInfoVisitor,
+    VariableNode,
+    Visitor,
     get_named_type,
     get_nullable_type,
     is_abstract_type,
+    visit,
 )
 from graphql.execution.collect_fields import (
     FieldDetailsList,
@@ -47,39 +53,116 @@ CREATING_PREFIX = "create"
 _BUDGET_CODE = {"code": "GRAPHQL_VALIDATION_FAILED"}
 
 
-class RequestBudget(SchemaExtension):
-    """Refuses, before execution, an operation over either budget."""
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """The two budgets of one request; `refusal` is checked after validation, before execution,
+    by the HTTP path (server/execution.py) and, through `RequestBudget`, by strawberry's."""
 
-    def __init__(self, *, max_result_items: int, max_creates: int) -> None:
-        self.max_result_items = max_result_items
-        self.max_creates = max_creates
+    max_result_items: int
+    max_creates: int
 
-    def on_execute(self) -> Iterator[None]:
-        context = self.execution_context
-        assert context.graphql_document is not None
-        cost = measure(
-            context.schema._schema,
-            context.graphql_document,
-            context.variables,
-            context.operation_name,
-        )
-        if cost is not None:  # else execution reports the variables' errors
-            self._check(cost)
-        yield
+    def refusal(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        memo: MutableMapping[Hashable, object] | None = None,
+    ) -> GraphQLError | None:
+        """The error refusing the request whole, or None when it fits (or its variables do not:
+        execution then reports them).
 
-    def _check(self, cost: Cost) -> None:
+        `memo` lives as long as the document (a prepared one's): an operation that fits once
+        and whose cost no variable can change fits every time, and is not measured again.
+        """
+        fits = (self, operation_name)
+        if memo is not None and memo.get(fits):
+            return None
+        cost = measure(schema, document, variables, operation_name)
+        if cost is None:
+            return None
+        if memo is not None and self._fits(cost) and not sizing_variables(schema, document, memo):
+            memo[fits] = True
+            return None
         if cost.items > self.max_result_items:
-            raise GraphQLError(
+            return GraphQLError(
                 f"The request could return up to {cost.items:,} list items; at most "
                 f"{self.max_result_items:,} (MAX_RESULT_ITEMS).",
                 extensions=dict(_BUDGET_CODE),
             )
         if cost.creates > self.max_creates:
-            raise GraphQLError(
+            return GraphQLError(
                 f"The request's mutations could create up to {cost.creates:,} targets; at most "
                 f"{self.max_creates:,} in one request (MAX_CREATES_PER_REQUEST).",
                 extensions=dict(_BUDGET_CODE),
             )
+        return None
+
+    def _fits(self, cost: Cost) -> bool:
+        return cost.items <= self.max_result_items and cost.creates <= self.max_creates
+
+
+def sizing_variables(
+    schema: GraphQLSchema, document: DocumentNode, memo: MutableMapping[Hashable, object]
+) -> frozenset[str]:
+    """The variables that can change what `document` costs: those in `@skip`/`@include`, in a
+    paging argument or in a list argument (anywhere in the document: a superset)."""
+    found = memo.get(_SIZING)
+    if not isinstance(found, frozenset):
+        found = memo[_SIZING] = _sizing_variables(schema, document)
+    return found
+
+
+_SIZING = "budget: sizing variables"
+
+
+def _sizing_variables(schema: GraphQLSchema, document: DocumentNode) -> frozenset[str]:
+    type_info = TypeInfo(schema)
+    names: set[str] = set()
+
+    class Sizing(Visitor):
+        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+            argument = type_info.get_argument()
+            if type_info.get_directive() is not None or (  # @skip, @include
+                argument is not None
+                and (
+                    node.name.value in PAGE_ARGUMENTS
+                    or isinstance(get_nullable_type(argument.type), GraphQLList)
+                )
+            ):
+                visit(node.value, _Variables(names))
+
+    visit(document, TypeInfoVisitor(type_info, Sizing()))
+    return frozenset(names)
+
+
+class _Variables(Visitor):
+    def __init__(self, names: set[str]) -> None:
+        super().__init__()
+        self.names = names
+
+    def enter_variable(self, node: VariableNode, *_: Any) -> None:
+        self.names.add(node.name.value)
+
+
+class RequestBudget(SchemaExtension):
+    """Strawberry's execution (both websocket protocols): refuses an operation over a budget."""
+
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        assert context.graphql_document is not None
+        refusal = self.budget.refusal(
+            context.schema._schema,
+            context.graphql_document,
+            context.variables,
+            context.operation_name,
+        )
+        if refusal is not None:
+            raise refusal
+        yield
 
 
 @dataclass(frozen=True, slots=True)

@@ -109,7 +109,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         except DataDirInUse as error:
             sys.stderr.write(f"outdial-graphql: {error}\n")
             return 1
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except SettingsError as error:  # a trusted document the schema refuses
+        sys.stderr.write(f"outdial-graphql: {error}\n")
+        return 2
     config = uvicorn_config(app, settings)
     GracefulServer(config, app.state.websockets).run()
     return 0

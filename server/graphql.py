@@ -1,36 +1,33 @@
-"""The GraphQL endpoint: strawberry's ASGI view with our context and a fast encoder."""
+"""The GraphQL endpoint: HTTP through server.execution, websockets through strawberry's view."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import orjson
-from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
-from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from strawberry.types import ExecutionResult
-from strawberry.types.graphql import OperationType
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UnsetType
 
 from domain.errors import Unauthenticated
 from resolvers.context import Context
+from schema.root import OutdialSchema
 from server import http_compliance as http
 from server.auth import Authenticator
+from server.budget import Budget
+from server.execution import Answer, Operations
 from server.graphiql import STATIC_PATH, graphiql_html
+from server.http_request import read_request
+from server.metrics import Metrics
+from server.persisted import PersistedQueries
 from server.runtime import Runtime
+from server.settings import NO_STORE
 from server.websocket import LegacyWSHandler, TransportWSHandler, WebSocketAdapter
-
-PAGE = graphiql_html(graphql_path="/graphql", static_path=STATIC_PATH)
-
-# Hears each request refused before any GraphQL operation ran: (code, operation name).
-RefusalListener = Callable[[str, str | None], None]
 
 
 class GraphQLEndpoint(GraphQL[Context, None]):
@@ -40,14 +37,24 @@ class GraphQLEndpoint(GraphQL[Context, None]):
 
     def __init__(
         self,
-        *args: Any,
+        schema: OutdialSchema,
+        *,
         authenticator: Authenticator,
-        on_refusal: RefusalListener = lambda code, operation: None,
+        persisted: PersistedQueries,
+        metrics: Metrics,
+        budget: Budget | None = None,
+        cache_control: str = NO_STORE,
         **options: Any,
     ) -> None:
-        super().__init__(*args, **options)
+        super().__init__(schema, **options)
         self.authenticator = authenticator
-        self.on_refusal = on_refusal
+        self.persisted = persisted
+        self.metrics = metrics
+        self.operations = Operations(schema, persisted, metrics, budget)
+        self.cache_control = cache_control
+        self.page = graphiql_html(
+            graphql_path="/graphql", static_path=STATIC_PATH, trusted_only=persisted.trusted_only
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -58,32 +65,50 @@ class GraphQLEndpoint(GraphQL[Context, None]):
 
     async def respond(self, request: Request) -> Response:
         """GraphQL over HTTP: negotiate, run, then pick the status the media type calls for."""
-        if self.should_render_graphql_ide(self.request_adapter_class(request)):
+        if "extensions" not in request.query_params and self.should_render_graphql_ide(
+            self.request_adapter_class(request)
+        ):  # a GET without query and extensions: a browser opening the page
             return await self.render_graphql_ide(request)
         try:
             media_type = http.negotiate(request.headers.get("accept"))
         except http.NotAcceptable as refusal:
-            return self._refuse(request, 406, str(refusal))
+            return self._refuse(406, str(refusal))
         if request.method == "POST" and not http.is_json_body(request.headers.get("content-type")):
             message = "POST bodies must be application/json (UTF-8)."
-            return self._refuse(request, 415, message, media_type)
+            return self._refuse(415, message, media_type)
         try:
-            response = await self.run(request)
+            data = await read_request(request)
         except HTTPException as error:
-            return self._refuse(request, error.status_code, error.reason, media_type)
-        response.headers["content-type"] = http.content_type(media_type)
-        if media_type == http.GRAPHQL_RESPONSE:
-            response.status_code = getattr(request.state, "request_error_status", 200)
-        if response.status_code == 401:
-            response.headers["www-authenticate"] = "Bearer"
-        return response
+            return self._refuse(error.status_code, error.reason, media_type)
+        context = await self.get_context(request, None)
+        try:
+            answer = await self.operations.run(data, context, request.method)
+        except HTTPException as error:  # counted in /metrics by the operation
+            return http.error_response(error.status_code, error.reason, media_type)
+        return self._response(request, answer, media_type)
 
-    def _refuse(
-        self, request: Request, status: int, message: str, media_type: str = http.JSON
-    ) -> Response:
-        if not getattr(request.state, "graphql_ran", False):  # else the metrics extension counted
-            self.on_refusal("BAD_REQUEST", None)
+    def _refuse(self, status: int, message: str, media_type: str = http.JSON) -> Response:
+        """A request refused before it named an operation, counted in /metrics."""
+        self.metrics.refused("BAD_REQUEST")
         return http.error_response(status, message, media_type)
+
+    def _response(self, request: Request, answer: Answer, media_type: str) -> Response:
+        result = answer.result
+        body: dict[str, object] = {"data": result.data}
+        if result.errors:
+            body["errors"] = [error.formatted for error in result.errors]
+        status = 200
+        if http.is_request_error(result):
+            del body["data"]
+            if media_type == http.GRAPHQL_RESPONSE:
+                status = http.request_error_status(result)
+        response = Response(orjson.dumps(body), status, media_type=http.content_type(media_type))
+        if status == 401:
+            response.headers["www-authenticate"] = "Bearer"
+        if answer.persisted and request.method == "GET":
+            cacheable = not result.errors
+            response.headers["cache-control"] = self.cache_control if cacheable else NO_STORE
+        return response
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         runtime: Runtime = request.app.state.runtime
@@ -95,31 +120,10 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             context.scope, context.connection_params
         )
         if context.scope is None:
-            self.on_refusal(Unauthenticated.code, None)
+            self.metrics.refused(Unauthenticated.code)
             error = Unauthenticated("a valid bearer token is required")
             raise ConnectionRejectionError({"message": error.message, **error.extensions})
         return UnsetType()  # acknowledge with no payload
-
-    async def parse_http_body(
-        self, request: AsyncHTTPRequestAdapter
-    ) -> GraphQLRequestData | list[GraphQLRequestData]:
-        if request.method == "POST" and not http.is_json_container(await request.get_body()):
-            raise HTTPException(400, "The request body must be a JSON object.")
-        parsed = await super().parse_http_body(request)
-        if isinstance(parsed, GraphQLRequestData) and not isinstance(
-            parsed.operation_name, str | None
-        ):
-            raise HTTPException(400, "The GraphQL operation's `operationName` must be a string.")
-        return parsed
-
-    async def process_result(
-        self, request: Request, result: ExecutionResult
-    ) -> GraphQLHTTPResponse:
-        response = await super().process_result(request, result)
-        if http.is_request_error(result):
-            response.pop("data", None)
-            request.state.request_error_status = http.request_error_status(result)
-        return response
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -127,38 +131,5 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)
 
-    async def execute_single(
-        self,
-        request: Request,
-        request_adapter: AsyncHTTPRequestAdapter,
-        sub_response: Response,
-        context: Context,
-        root_value: None,
-        request_data: GraphQLRequestData,
-    ) -> ExecutionResult:
-        if context.scope is None:
-            self.on_refusal(Unauthenticated.code, request_data.operation_name)
-            return http.request_error(Unauthenticated("a valid bearer token is required"))
-        request.state.graphql_ran = True
-        try:
-            return await self.schema.execute(
-                request_data.query,
-                variable_values=request_data.variables,
-                context_value=context,
-                root_value=root_value,
-                operation_name=request_data.operation_name,
-                allowed_operation_types=http.OPERATIONS[request_adapter.method],
-                operation_extensions=request_data.extensions,
-            )
-        except MissingQueryError as error:
-            raise HTTPException(400, "No GraphQL query found in the request.") from error
-        except CannotGetOperationTypeError as error:
-            return http.request_error(error.as_http_error_reason())
-        except InvalidOperationTypeError as error:
-            if error.operation_type is OperationType.MUTATION:
-                # GraphQL over HTTP: a mutation over GET is 405 Method Not Allowed.
-                raise HTTPException(405, "Mutations need POST.") from error
-            return http.request_error("Subscriptions need a websocket (graphql-transport-ws).")
-
     async def render_graphql_ide(self, request: Request) -> Response:
-        return HTMLResponse(PAGE)
+        return HTMLResponse(self.page)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 import orjson
+from graphql import ExecutionResult as CoreResult
 from graphql import GraphQLError
 from starlette.responses import Response
 from strawberry.types import ExecutionResult
@@ -24,6 +25,9 @@ _REQUEST_ERROR_STATUS = {
     "FORBIDDEN": 403,
     "INTERNAL_SERVER_ERROR": 500,
     "SERVICE_UNAVAILABLE": 503,
+    # Apollo Client's persisted query link gives up hashing on a 400 or 500, never retrying.
+    "PERSISTED_QUERY_NOT_FOUND": 200,
+    "PERSISTED_QUERY_NOT_SUPPORTED": 200,
 }
 
 # GET only reads; subscriptions stream over the websocket.
@@ -101,7 +105,7 @@ def request_error(error: OutdialError | str) -> ExecutionResult:
     )
 
 
-def is_request_error(result: ExecutionResult) -> bool:
+def is_request_error(result: ExecutionResult | CoreResult) -> bool:
     """No execution started (parse, validation, variables, auth): no `data` entry at all."""
     return (
         result.data is None
@@ -110,7 +114,7 @@ def is_request_error(result: ExecutionResult) -> bool:
     )
 
 
-def request_error_status(result: ExecutionResult) -> int:
+def request_error_status(result: ExecutionResult | CoreResult) -> int:
     code = (result.errors[0].extensions or {}).get("code") if result.errors else None
     return _REQUEST_ERROR_STATUS.get(str(code), 400)
 

@@ -19,28 +19,27 @@ from graphql import (
 )
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
 
-from server.budget import RequestBudget
+from schema.prepared import DocumentRules
+from server.budget import Budget
 from server.settings import Settings
 
 
-def document_limits(settings: Settings) -> list[Callable[[], SchemaExtension]]:
-    """Schema extensions enforcing the caps; the rules are built once, so validation stays
-    cacheable, and the request budgets, which depend on variables, run after it."""
+def document_limits(settings: Settings) -> DocumentRules:
+    """The caps every document is checked against once, when it is first prepared."""
     rules: list[type[ASTValidationRule]] = [
         operation_limits(settings.max_query_depth, settings.max_aliases)
     ]
     if not settings.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
-    return [
-        lambda: MaxTokensLimiter(settings.max_tokens),
-        lambda: AddValidationRules(rules),
-        lambda: RequestBudget(
-            max_result_items=settings.max_result_items,
-            max_creates=settings.max_creates_per_request,
-        ),
-    ]
+    return DocumentRules(max_tokens=settings.max_tokens, rules=tuple(rules))
+
+
+def request_budget(settings: Settings) -> Budget:
+    """What one request may cost, counted with its variables after its document validated."""
+    return Budget(
+        max_result_items=settings.max_result_items, max_creates=settings.max_creates_per_request
+    )
 
 
 def operation_limits(max_depth: int, max_aliases: int) -> type[ValidationRule]:

@@ -87,7 +87,16 @@ class Metrics:
             "Stored documents found breaking the stored shape (each counted once)",
             registry=self.registry,
         )
+        self.persisted = Counter(
+            "outdial_persisted_queries",
+            "Persisted query lookups: hit, miss (unknown hash), registered (stored with its "
+            "text), refused (not a trusted document)",
+            ["outcome"],
+            registry=self.registry,
+        )
         self._operation_names: set[str] = set()
+        for outcome in ("hit", "miss", "registered", "refused"):
+            self.persisted.labels(outcome)
         for outcome in ("claimed", "empty"):
             self.claims.labels(outcome)
         for before, after in _LEGAL_TRANSITIONS:
@@ -106,9 +115,23 @@ class Metrics:
     def claim_finished(self, claimed: Claimed | None) -> None:
         self.claims.labels("empty" if claimed is None else "claimed").inc()
 
+    def persisted_lookup(self, outcome: str) -> None:
+        self.persisted.labels(outcome).inc()
+
     def refused(self, code: str, operation: str | None = None) -> None:
-        """A request refused before any GraphQL operation ran (bad HTTP, no token, too big)."""
+        """A request refused before any GraphQL operation ran (bad HTTP, no token, too big, a
+        persisted query unknown or not trusted)."""
         self.operations.labels(self.operation_label(operation), UNKNOWN_TYPE, code).inc()
+
+    def finished(
+        self, name: str | None, kind: str, errors: list[GraphQLError], outcome: str, seconds: float
+    ) -> None:
+        operation = self.operation_label(name)
+        self.operations.labels(operation, kind, outcome).inc()
+        if kind != OperationType.SUBSCRIPTION.value:
+            self.duration.labels(operation, kind).observe(seconds)
+        if any(isinstance(e.original_error, DatabaseUnavailable) for e in errors):
+            self.database_errors.inc()
 
     def extension(self) -> Callable[[], SchemaExtension]:
         return lambda: OperationMetrics(self)
@@ -155,14 +178,9 @@ class OperationMetrics(SchemaExtension):
     def _record(self, seconds: float, failure: BaseException | None) -> None:
         context = self.execution_context
         kind = _operation_type(context)
-        operation = self._metrics.operation_label(context.operation_name)
         errors = _errors(context)
         outcome = _outcome(kind, errors, failure)
-        self._metrics.operations.labels(operation, kind, outcome).inc()
-        if kind != OperationType.SUBSCRIPTION.value:
-            self._metrics.duration.labels(operation, kind).observe(seconds)
-        if any(isinstance(e.original_error, DatabaseUnavailable) for e in errors):
-            self._metrics.database_errors.inc()
+        self._metrics.finished(context.operation_name, kind, errors, outcome, seconds)
 
 
 def _operation_type(context: ExecutionContext) -> str:
@@ -177,6 +195,16 @@ def _errors(context: ExecutionContext) -> list[GraphQLError]:
     return list(errors or [])
 
 
+def outcome_of(errors: list[GraphQLError]) -> str:
+    """`ok`, or the code of the first error."""
+    return _code(errors[0]) if errors else OK
+
+
+def _code(error: GraphQLError) -> str:
+    code = (error.extensions or {}).get("code")
+    return code if isinstance(code, str) else "INTERNAL_SERVER_ERROR"
+
+
 def _outcome(kind: str, errors: list[GraphQLError], failure: BaseException | None) -> str:
     if isinstance(failure, GeneratorExit | asyncio.CancelledError):
         # A subscription ends this way when its client stops it or goes away.
@@ -187,11 +215,4 @@ def _outcome(kind: str, errors: list[GraphQLError], failure: BaseException | Non
         return failure.code
     if failure is not None:
         return _code(failure) if isinstance(failure, GraphQLError) else "INTERNAL_SERVER_ERROR"
-    if not errors:
-        return OK
-    return _code(errors[0])
-
-
-def _code(error: GraphQLError) -> str:
-    code = (error.extensions or {}).get("code")
-    return code if isinstance(code, str) else "INTERNAL_SERVER_ERROR"
+    return outcome_of(errors)

@@ -35,6 +35,13 @@ class RequestRecord:
 _current: ContextVar[RequestRecord | None] = ContextVar("outdial_request", default=None)
 
 
+def note_operation(name: str | None) -> None:
+    """Tells the request log that the current request ran this operation."""
+    record = _current.get()
+    if record is not None:
+        record.note_operation(name or "anonymous")
+
+
 def current_request_id() -> str | None:
     record = _current.get()
     return None if record is None else record.request_id
@@ -57,9 +64,7 @@ class OperationNames(SchemaExtension):
         try:
             yield
         finally:
-            record = _current.get()
-            if record is not None:
-                record.note_operation(self.execution_context.operation_name or "anonymous")
+            note_operation(self.execution_context.operation_name)
 
 
 class RequestLog:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,9 @@ from pathlib import Path
 from strawberry.http.websocket_origin import normalize_allowed_origins
 
 from server.auth import Credential, parse_credentials, token_entries
+from server.trusted import ManifestError, TrustedDocument, load_manifest
+
+NO_STORE = "no-store"
 
 
 class SettingsError(ValueError):
@@ -50,11 +54,20 @@ class Settings:
     lease_sweep_interval_ms: int = 500
     # Which proxies may set X-Forwarded-For/-Proto (uvicorn's forwarded_allow_ips).
     forwarded_allow_ips: str = "127.0.0.1,::1"
+    # Persisted operations: see README "Persisted operations".
+    persisted_queries_cache_size: int = 1000
+    persisted_query_cache_control: str = NO_STORE
+    trusted_documents: tuple[TrustedDocument, ...] = ()
+    trusted_documents_only: bool = False
 
     def __post_init__(self) -> None:
         if self.require_auth and not self.auth_tokens:
             raise SettingsError(
                 "REQUIRE_AUTH=1 but no tokens are configured: set AUTH_TOKENS or AUTH_TOKENS_FILE"
+            )
+        if self.trusted_documents_only and not self.trusted_documents:
+            raise SettingsError(
+                "TRUSTED_DOCUMENTS_ONLY=1 needs a manifest in TRUSTED_DOCUMENTS_FILE"
             )
 
     @classmethod
@@ -163,6 +176,20 @@ class Settings:
                 1500,
             ),
             forwarded_allow_ips=get("FORWARDED_ALLOW_IPS") or defaults.forwarded_allow_ips,
+            persisted_queries_cache_size=_integer(
+                get("PERSISTED_QUERIES_CACHE_SIZE"),
+                "PERSISTED_QUERIES_CACHE_SIZE",
+                defaults.persisted_queries_cache_size,
+                0,
+                1_000_000,
+            ),
+            persisted_query_cache_control=_cache_control(get("PERSISTED_QUERY_CACHE_CONTROL")),
+            trusted_documents=_manifest(get("TRUSTED_DOCUMENTS_FILE")),
+            trusted_documents_only=_flag(
+                get("TRUSTED_DOCUMENTS_ONLY"),
+                "TRUSTED_DOCUMENTS_ONLY",
+                defaults.trusted_documents_only,
+            ),
         )
 
 
@@ -213,6 +240,10 @@ ENVIRONMENT = (
     Variable("LEASE_SWEEP_INTERVAL_MS", "how often lapsed claims are moved back to IDLE"),
     Variable("KEEP_ALIVE_INTERVAL_S", "websocket keep-alive interval"),
     Variable("FORWARDED_ALLOW_IPS", "proxies trusted to set X-Forwarded-For and -Proto"),
+    Variable("PERSISTED_QUERIES_CACHE_SIZE", "persisted operations kept parsed, by hash"),
+    Variable("PERSISTED_QUERY_CACHE_CONTROL", "Cache-Control of persisted queries over GET"),
+    Variable("TRUSTED_DOCUMENTS_FILE", "a manifest of trusted operations", "unset"),
+    Variable("TRUSTED_DOCUMENTS_ONLY", "1: run only the operations of the manifest"),
 )
 
 
@@ -274,3 +305,26 @@ def _origins(raw: str | None) -> tuple[str, ...]:
     except ValueError as error:
         raise SettingsError(f"CORS_ORIGINS: {error}") from None
     return origins
+
+
+def _cache_control(raw: str | None) -> str:
+    if raw is None:
+        return NO_STORE
+    if not _HEADER_VALUE.fullmatch(raw):
+        raise SettingsError(
+            f"PERSISTED_QUERY_CACHE_CONTROL must be a Cache-Control value "
+            f"(e.g. 'public, max-age=60'), got {raw!r}"
+        )
+    return raw
+
+
+_HEADER_VALUE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~=,;\" /()-]{1,256}")
+
+
+def _manifest(file_name: str | None) -> tuple[TrustedDocument, ...]:
+    if file_name is None:
+        return ()
+    try:
+        return load_manifest(Path(file_name))
+    except ManifestError as error:
+        raise SettingsError(f"TRUSTED_DOCUMENTS_FILE {error}") from None

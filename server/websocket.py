@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from graphql import GraphQLError
 from starlette.websockets import WebSocketDisconnect
@@ -27,6 +27,8 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 from strawberry.subscriptions.protocols.graphql_ws.types import OperationMessage, StartMessage
 
 from resolvers.context import Context
+from server.metrics import Metrics
+from server.persisted import BAD_REQUEST, MissingQuery, PersistedQueries, Refused
 
 if TYPE_CHECKING:
     from strawberry.schema.schema import StreamResult
@@ -61,12 +63,17 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if problem is not None:
             await self.handle_invalid_message(problem)
             return
-        if message["type"] == "subscribe" and self._at_cap(message["id"]):
-            error = over_cap(self.max_subscriptions_per_connection)
-            await self.send_message(
-                {"id": message["id"], "type": "error", "payload": [error.formatted]}
-            )
-            return
+        if message["type"] == "subscribe":
+            error: GraphQLError | None
+            if self._at_cap(message["id"]):
+                error = over_cap(self.max_subscriptions_per_connection)
+            else:
+                error = resolve_persisted(self.view, message["payload"])
+            if error is not None:
+                await self.send_message(
+                    {"id": message["id"], "type": "error", "payload": [error.formatted]}
+                )
+                return
         await super().handle_message(message)
 
     def _at_cap(self, operation_id: str) -> bool:
@@ -108,6 +115,12 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
             await self.send_message({"type": "connection_error", "payload": {"message": problem}})
             await self.websocket.close(INVALID_MESSAGE, problem)
             return
+        if message["type"] == "start":
+            error = resolve_persisted(self.view, message["payload"])
+            if error is not None:
+                payload = error.formatted
+                await self.send_message({"type": "error", "id": message["id"], "payload": payload})
+                return
         await super().handle_message(message)
 
     async def handle_start(self, message: StartMessage) -> None:
@@ -131,6 +144,27 @@ class _EveryOperation:
         return await self._schema.stream(**arguments)
 
 
+class PersistedView(Protocol):
+    persisted: PersistedQueries
+    metrics: Metrics
+    schema: Any
+
+
+def resolve_persisted(view: object, payload: Mapping[str, Any]) -> GraphQLError | None:
+    """Puts the text of a persisted operation into `payload`; the refusal when it cannot run."""
+    endpoint = cast(PersistedView, view)
+    try:
+        resolved = endpoint.persisted.resolve(payload.get("query"), payload.get("extensions"))
+    except MissingQuery:
+        return GraphQLError("No GraphQL query found.", extensions={"code": BAD_REQUEST})
+    except Refused as refused:
+        endpoint.metrics.refused(refused.code, payload.get("operationName"))
+        return refused.error
+    endpoint.schema.documents.keep(resolved.prepared)  # strawberry finds it by its text
+    cast(dict[str, Any], payload)["query"] = resolved.prepared.query
+    return None
+
+
 def over_cap(cap: int | None) -> GraphQLError:
     return GraphQLError(
         f"At most {cap} operations may run at once on one connection.",
@@ -147,9 +181,16 @@ def _problem(message: object, operation_types: tuple[str, ...]) -> str | None:
         return f"A `{kind}` message needs a string `id`."
     if kind in operation_types:
         payload = message.get("payload")
-        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+        if not isinstance(payload, dict) or not _has_query(payload):
             return f"A `{kind}` message needs a payload with a string `query`."
         for name, (expected, described) in _OPTIONAL.items():
             if payload.get(name) is not None and not isinstance(payload[name], expected):
                 return f"The payload's `{name}` must be {described}."
     return None
+
+
+def _has_query(payload: dict[str, object]) -> bool:
+    """A string `query`, or none beside `extensions.persistedQuery`."""
+    query, extensions = payload.get("query"), payload.get("extensions")
+    persisted = isinstance(extensions, dict) and "persistedQuery" in extensions
+    return isinstance(query, str) or (query is None and persisted)

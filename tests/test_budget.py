@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import hashlib
+from collections.abc import AsyncIterator, Hashable
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from graphql import build_schema, get_introspection_query, parse
 
-from server.budget import Cost, measure
+from server import budget
+from server.budget import Cost, measure, sizing_variables
 from server.settings import Settings, SettingsError
 from tests import operations as ops
 from tests.backends import Backend, open_backend
 from tests.conftest import OUTDIAL
-from tests.hardening_support import GRAPHQL_RESPONSE
+from tests.hardening_support import GRAPHQL_RESPONSE, served
+from tests.ws_client import PROTOCOLS, Frame, GraphQLWebSocket
 
 ITEMS_LIMIT = "at most 10,000 (MAX_RESULT_ITEMS)"
 CREATES_LIMIT = "at most 1,000 in one request (MAX_CREATES_PER_REQUEST)"
+ACCEPT = {"accept": GRAPHQL_RESPONSE}
 
 
 @pytest.fixture
@@ -264,6 +269,40 @@ def test_variables_that_do_not_fit_are_left_to_execution() -> None:
     )
 
 
+def test_only_variables_of_sizes_and_directives_can_change_a_cost() -> None:
+    document = parse("""
+      query($o: ID!, $n: Int, $t: String!, $all: Boolean!, $x: Int) {
+        outdialtargets(outdialId: $o, first: $n) @include(if: $all) { totalCount }
+        outdialtargetsByDestination(target: $t) { ...Page } }
+      fragment Page on TargetConnection { edges { node { id } } }
+      mutation($i: [String!]!, $limit: Int!, $o: ID!) {
+        createOutdialtargets(inputs: $i) { id } claimOutdialtargets(outdialId: $o, limit: $limit) {
+          target { id } } }""")
+    assert sizing_variables(V2, document, {}) == {"n", "all", "i", "limit"}
+    memo: dict[Hashable, object] = {}
+    assert sizing_variables(V2, parse("{ outdials { edges { node { id } } } }"), memo) == set()
+    assert memo  # worked out once per document
+
+
+async def test_a_cost_no_variable_changes_is_measured_once_per_document(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    measured: list[object] = []
+
+    def counting(*arguments: Any) -> Cost | None:
+        measured.append(arguments)
+        return measure(*arguments)
+
+    monkeypatch.setattr(budget, "measure", counting)
+    fixed = query(page(first="100"), variables="$o: ID!")
+    for _ in range(3):
+        assert "errors" not in await post(client, fixed, o=OUTDIAL)
+    sized = query(page(), page("b"))
+    for n in (50, 50, 100):
+        await post(client, sized, o=OUTDIAL, n=n)
+    assert len(measured) == 1 + 3
+
+
 # configuration
 
 
@@ -273,3 +312,65 @@ def test_budgets_are_read_from_the_environment() -> None:
     assert (Settings().max_result_items, Settings().max_creates_per_request) == (10_000, 1000)
     with pytest.raises(SettingsError, match="MAX_RESULT_ITEMS"):
         Settings.from_env({"MAX_RESULT_ITEMS": "0"})
+
+
+# every way in: persisted queries over HTTP, both websocket protocols
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def test_a_persisted_query_is_measured_with_each_requests_variables(
+    client: httpx.AsyncClient,
+) -> None:
+    document = query(*hundred_pages(), page())  # 101 pages of $n items
+    hashed = {"persistedQuery": {"version": 1, "sha256Hash": sha256(document)}}
+    fits = {"extensions": hashed, "variables": {"o": OUTDIAL, "n": 99}}
+    registered = await client.post("/graphql", json=fits | {"query": document})
+    assert registered.status_code == 200 and "errors" not in registered.json()
+    over = {"extensions": hashed, "variables": {"o": OUTDIAL, "n": 100}}
+    for method in ("POST", "GET"):
+        if method == "POST":
+            response = await client.post("/graphql", json=over, headers=ACCEPT)
+        else:
+            params = {key: orjson.dumps(value).decode() for key, value in over.items()}
+            response = await client.get("/graphql", params=params, headers=ACCEPT)
+        body = response.json() | {"status": response.status_code}
+        assert "up to 10,100 list items" in refused(body, ITEMS_LIMIT)
+
+
+async def ws_answer(protocol: str, url: str, payload: dict[str, Any]) -> Frame:
+    async with GraphQLWebSocket.connect(f"{url.replace('http', 'ws')}/graphql", protocol) as ws:
+        return await (await ws.start(payload)).frame()
+
+
+def ws_refused(frame: Frame, limit: str) -> str:
+    """Refused before execution: no data, one GRAPHQL_VALIDATION_FAILED naming the limit."""
+    errors = frame.payload if frame.kind == "error" else frame.payload.get("errors")
+    if isinstance(errors, dict):
+        errors = [errors]
+    assert frame.kind == "error" or frame.payload.get("data") is None, frame
+    [error] = errors
+    assert error["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}, frame
+    assert limit in error["message"]
+    message: str = error["message"]
+    return message
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_websocket_queries_and_mutations_are_held_to_the_same_budgets(
+    protocol: str,
+) -> None:
+    settings = Settings(max_tokens=100_000, max_result_items=150, max_creates_per_request=3)
+    async with served(settings) as url:
+        pages = {"query": query(page("a"), page("b", "51"))}
+        over = await ws_answer(protocol, url, pages | {"variables": {"o": OUTDIAL, "n": 100}})
+        assert "up to 151 list items" in ws_refused(over, "at most 150 (MAX_RESULT_ITEMS)")
+        fits = await ws_answer(protocol, url, pages | {"variables": {"o": OUTDIAL, "n": 99}})
+        assert fits.kind == "next" and "errors" not in fits.payload, fits
+        document, variables = creates(2, 2)
+        over = await ws_answer(protocol, url, {"query": document, "variables": variables})
+        ws_refused(over, "at most 3 in one request (MAX_CREATES_PER_REQUEST)")
+        async with httpx.AsyncClient(base_url=url) as http:
+            assert await total(http) == 0

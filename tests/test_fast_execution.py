@@ -1,10 +1,12 @@
 """FastExecutionContext answers byte for byte what graphql-core answers, only sooner.
 
-Two worlds identical but for the execution context: each has its own mongomock database
+Three worlds identical but for the execution context: each has its own mongomock database
 holding the same targets, a service on the same fixed clock handing out the same new ids,
-and a schema from build_schema with the app's extensions. Every operation runs in both
-and the JSON responses (data, errors with locations, paths and extensions) must be the
-same bytes. Counting graphql-core's own field executions shows the fast path was taken.
+and a schema from build_schema with the app's extensions. The third answers through the
+HTTP endpoint's own path (server.execution: prepared documents, compiled plans). Every
+operation runs in all three and the JSON responses (data, errors with locations, paths and
+extensions) must be the same bytes. Counting graphql-core's own field executions shows the
+fast path was taken.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import strawberry
 from graphql import get_introspection_query
 from mongomock_motor import AsyncMongoMockClient
 from strawberry.extensions import FieldExtension, SchemaExtension
+from strawberry.http import GraphQLRequestData
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionResult
@@ -40,10 +43,13 @@ from resolvers import queries
 from resolvers.context import Context, Scope
 from schema.fast_execution import FastExecutionContext
 from schema.root import build_schema
+from schema.shared_events import SharedEventExecutionContext
 from schema.types import Outdialtarget, OutdialtargetConnection, OutdialtargetEdge, PageInfo
 from server.auth import ScopeCheck
+from server.execution import Operations
 from server.limits import document_limits
 from server.metrics import Metrics
+from server.persisted import PersistedQueries
 from server.requestlog import OperationNames
 from server.settings import Settings
 from storage.mongo.connection import MongoStorage
@@ -215,6 +221,7 @@ class World:
     broker: SignallingBroker
     hooks: list[str] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)
+    operations: Operations | None = None  # set: answers as the HTTP endpoint does
 
     def context(self, scope: Scope | None = "write") -> Context:
         return Context(service=self.service, broker=self.broker, scope=scope)
@@ -222,14 +229,23 @@ class World:
     async def respond(
         self, query: str, variables: dict[str, Any] | None, scope: Scope | None
     ) -> bytes:
+        if self.operations is not None:
+            request = GraphQLRequestData(query, variables, None, None)
+            answer = await self.operations.run(request, self.context(scope), "POST")
+            return response(answer.result)
         result = await self.schema.execute(query, variables, context_value=self.context(scope))
         return response(result)
+
+
+class HTTPExecutionContext(SharedEventExecutionContext):
+    """The app's execution context, counted apart: the world answering over the HTTP path."""
 
 
 @dataclass
 class Worlds:
     slow: World
     fast: World
+    http: World
     ids: Ids
     fields_run: Counter[type]  # graphql-core's execute_field calls, by execution context
     operations: int = 0
@@ -240,10 +256,11 @@ class Worlds:
         """The response both worlds give, after checking they give the same bytes."""
         self.operations += 1
         answers = []
-        for world in (self.slow, self.fast):
+        for world in (self.slow, self.fast, self.http):
             self.ids.restart(self.operations)
             answers.append(await world.respond(query, variables, scope))
         assert answers[1] == answers[0]
+        assert answers[2] == answers[0]
         body: dict[str, Any] = orjson.loads(answers[0])
         return body
 
@@ -279,12 +296,16 @@ async def make_world(
             Metrics().extension(),
             OperationNames,
             ScopeCheck,
-            *document_limits(Settings()),
-        ]
+        ],
+        rules=document_limits(Settings()),
     )
     assert issubclass(built.execution_context_class, FastExecutionContext)
     built.execution_context_class = context_class
-    return World(built, service, broker, hooks, resolved)
+    world = World(built, service, broker, hooks, resolved)
+    if context_class is HTTPExecutionContext:
+        persisted = PersistedQueries(built.documents, cache_size=16)
+        world.operations = Operations(built, persisted, Metrics())
+    return world
 
 
 async def make_worlds(monkeypatch: pytest.MonkeyPatch, *, resolve_hook: bool = False) -> Worlds:
@@ -300,7 +321,8 @@ async def make_worlds(monkeypatch: pytest.MonkeyPatch, *, resolve_hook: bool = F
     monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "execute_field", counting)
     slow = await make_world(StrawberryGraphQLCoreExecutionContext, resolve_hook)
     fast = await make_world(FastExecutionContext, resolve_hook)
-    return Worlds(slow, fast, ids, fields_run)
+    http = await make_world(HTTPExecutionContext, resolve_hook)
+    return Worlds(slow, fast, http, ids, fields_run)
 
 
 @pytest.fixture

@@ -141,10 +141,13 @@ class GraphQLWebSocket:
         await self.connection.send(orjson.dumps(message).decode())
 
     async def subscribe(self, query: str, **variables: Any) -> Operation:
+        return await self.start({"query": query, "variables": variables})
+
+    async def start(self, payload: dict[str, Any]) -> Operation:
+        """Any operation payload (a persisted one: `extensions` without `query`)."""
         operation = Operation(self, str(next(self._ids)))
         self.operations[operation.id] = operation
         kind = "subscribe" if self.protocol == TRANSPORT_WS else "start"
-        payload = {"query": query, "variables": variables}
         await self.send({"id": operation.id, "type": kind, "payload": payload})
         return operation
 

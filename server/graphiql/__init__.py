@@ -54,9 +54,21 @@ query Ping {
 """
 
 
-def graphiql_html(*, graphql_path: str = "/graphql", static_path: str = STATIC_PATH) -> str:
+TRUSTED_ONLY_NOTICE = """\
+# THIS SERVICE RUNS TRUSTED DOCUMENTS ONLY (TRUSTED_DOCUMENTS_ONLY=1):
+# operations typed here, the examples below and the schema's
+# introspection included, are refused (PERSISTED_QUERY_NOT_ALLOWED)
+# unless their text is listed in its TRUSTED_DOCUMENTS_FILE.
+#
+"""
+
+
+def graphiql_html(
+    *, graphql_path: str = "/graphql", static_path: str = STATIC_PATH, trusted_only: bool = False
+) -> str:
     """The GraphiQL page: HTTP POST and graphql-transport-ws subscriptions to graphql_path."""
-    config = {"graphqlPath": graphql_path, "defaultQuery": DEFAULT_QUERY}
+    default_query = TRUSTED_ONLY_NOTICE + DEFAULT_QUERY if trusted_only else DEFAULT_QUERY
+    config = {"graphqlPath": graphql_path, "defaultQuery": default_query}
     return _PAGE_TEMPLATE.replace(
         "__STATIC__", escape(static_path.rstrip("/"), quote=True)
     ).replace("__CONFIG__", _json_for_script(config))

@@ -1,0 +1,188 @@
+"""One GraphQL operation over HTTP, from its prepared document straight to graphql-core.
+
+Strawberry's `Schema.execute` runs every extension hook of every request through context
+managers and looks the document up by hashing its whole syntax tree, about as much time as
+a one-target query takes to execute. Here the same steps run in the same order, once each:
+the document (persisted or by text, parsed and validated once), the operation and its type,
+validation errors, scopes, the request budgets with the request's variables, then graphql-core
+with the document's plans, errors shaped by the schema, and the metrics and request log the
+schema extensions would have written. Websockets keep strawberry's execution
+(schema.prepared.PreparedDocuments), where the same budgets run as `RequestBudget`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from inspect import isawaitable
+from typing import Any
+
+from cross_web import HTTPException
+from graphql import ExecutionResult, GraphQLError, execute
+from strawberry.execution import optimized_is_awaitable
+from strawberry.http import GraphQLRequestData
+from strawberry.schema.exceptions import CannotGetOperationTypeError
+from strawberry.types.graphql import OperationType
+
+from domain.errors import Forbidden, OutdialError, Unauthenticated
+from resolvers.context import Context
+from schema.fast_execution import FastExecutionContext
+from schema.prepared import Prepared
+from schema.root import OutdialSchema
+from server import http_compliance as http
+from server.budget import Budget
+from server.metrics import Metrics, outcome_of
+from server.persisted import BAD_REQUEST, MissingQuery, PersistedQueries, Refused
+from server.requestlog import note_operation
+
+_IS_AWAITABLE: Any = optimized_is_awaitable
+_SUBSCRIPTION_OVER_HTTP = "Subscriptions need a websocket (graphql-transport-ws)."
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    result: ExecutionResult
+    persisted: bool = False  # the request named its operation by hash
+
+
+class Operations:
+    def __init__(
+        self,
+        schema: OutdialSchema,
+        persisted: PersistedQueries,
+        metrics: Metrics,
+        budget: Budget | None = None,
+    ) -> None:
+        self._schema = schema
+        self._graphql_schema = schema._schema
+        self._persisted = persisted
+        self._metrics = metrics
+        self._budget = budget
+
+    async def run(self, request: GraphQLRequestData, context: Context, method: str) -> Answer:
+        if context.scope is None:  # before anything, so strangers learn and register nothing
+            self._metrics.refused(Unauthenticated.code, request.operation_name)
+            return Answer(_refusal(Unauthenticated("a valid bearer token is required")))
+        try:
+            resolved = self._persisted.resolve(request.query, request.extensions)
+        except MissingQuery as missing:
+            self._metrics.refused(BAD_REQUEST, request.operation_name)
+            raise HTTPException(400, "No GraphQL query found in the request.") from missing
+        except Refused as refused:
+            self._metrics.refused(refused.code, request.operation_name)
+            return Answer(ExecutionResult(None, [refused.error]), persisted=True)
+        started = time.perf_counter()
+        name = request.operation_name or _name_of(resolved.prepared)
+        status: int | None = None
+        try:
+            result, kind = await self._run(resolved.prepared, request, context, method)
+            outcome = outcome_of(result.errors or [])
+        except _RefusedByType as refused:  # counted as strawberry counts these
+            result, kind, outcome = refused.result, refused.kind, "BAD_REQUEST"
+            status = refused.status
+        finally:
+            note_operation(name)
+        errors = result.errors or []
+        self._metrics.finished(name, kind, errors, outcome, time.perf_counter() - started)
+        if status is not None and result.errors:
+            raise HTTPException(status, result.errors[0].message)
+        return Answer(result, resolved.persisted)
+
+    async def _run(
+        self, prepared: Prepared, request: GraphQLRequestData, context: Context, method: str
+    ) -> tuple[ExecutionResult, str]:
+        if prepared.document is None:
+            return ExecutionResult(None, list(prepared.errors)), "unknown"
+        operation = prepared.operation(request.operation_name)
+        if operation is None:
+            reason = CannotGetOperationTypeError(request.operation_name).as_http_error_reason()
+            raise _RefusedByType(reason, "unknown")
+        kind = OperationType(operation.operation.value)
+        if kind is OperationType.MUTATION and method == "GET":
+            # GraphQL over HTTP: a mutation over GET is 405 Method Not Allowed.
+            raise _RefusedByType("Mutations need POST.", kind.value, status=405)
+        if kind not in http.OPERATIONS[method]:
+            raise _RefusedByType(_SUBSCRIPTION_OVER_HTTP, kind.value)
+        if prepared.errors:
+            return ExecutionResult(None, list(prepared.errors)), kind.value
+        if kind is OperationType.MUTATION and context.scope != "write":
+            return _refusal(Forbidden("mutations need a token with the write scope")), kind.value
+        if over_budget := self._over_budget(prepared, request):
+            return over_budget, kind.value
+        return await self._execute(prepared, request, context), kind.value
+
+    def _over_budget(
+        self, prepared: Prepared, request: GraphQLRequestData
+    ) -> ExecutionResult | None:
+        """The request budgets (server/budget.py), with the request's variables, as over
+        websockets: refused whole before any resolver runs."""
+        if self._budget is None:
+            return None
+        assert prepared.document is not None
+        refusal = self._budget.refusal(
+            self._graphql_schema,
+            prepared.document,
+            request.variables,
+            request.operation_name,
+            prepared.memo,
+        )
+        if refusal is None:
+            return None
+        self._schema.process_errors([refusal])
+        return ExecutionResult(None, [refusal])
+
+    async def _execute(
+        self, prepared: Prepared, request: GraphQLRequestData, context: Context
+    ) -> ExecutionResult:
+        executor = self._schema.execution_context_class
+        extra: dict[str, Any] = {"operation_extensions": request.extensions}
+        if issubclass(executor, FastExecutionContext):
+            extra["plans"] = prepared.plans
+        self._metrics.executing.inc()
+        try:
+            assert prepared.document is not None
+            result = execute(
+                self._graphql_schema,
+                prepared.document,
+                context_value=context,
+                variable_values=request.variables,
+                operation_name=request.operation_name,
+                executor_class=executor,
+                is_awaitable=_IS_AWAITABLE,
+                **extra,
+            )
+            if isawaitable(result):
+                result = await result
+        except Exception as error:  # as strawberry does: the error is shaped and logged
+            result = ExecutionResult(None, [_coerced(error)])
+        finally:
+            self._metrics.executing.dec()
+        if result.errors:
+            self._schema.process_errors(result.errors)
+        return result
+
+
+class _RefusedByType(Exception):
+    """No operation of that name, or one of a type this method does not run."""
+
+    def __init__(self, reason: str, kind: str, status: int | None = None) -> None:
+        self.result = _refusal(reason)
+        self.kind = kind
+        self.status = status  # answered with this HTTP status instead of a GraphQL error
+
+
+def _refusal(error: OutdialError | str) -> ExecutionResult:
+    """A request error (no data) for an error of ours or a bad document's reason."""
+    refused = http.request_error(error)
+    return ExecutionResult(None, refused.errors)
+
+
+def _coerced(error: Exception) -> GraphQLError:
+    if isinstance(error, GraphQLError):
+        return error
+    return GraphQLError(str(error), original_error=error)
+
+
+def _name_of(prepared: Prepared) -> str | None:
+    operation = prepared.operation(None)
+    return operation.name.value if operation is not None and operation.name else None
