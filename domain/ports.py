@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
 from domain.claim import ClaimPolicy
@@ -33,6 +33,10 @@ class TargetStore(Protocol):
 
     async def outdials(self, *, after: str | None, ascending: bool, limit: int) -> list[str]:
         """Up to `limit` ids of outdials with live targets past `after`, nearest first."""
+        ...
+
+    def every(self, *, outdial_id: str | None) -> AsyncIterator[Target]:
+        """Every readable target (of one outdial when given, deleted ones too), in index order."""
         ...
 
     async def create(self, *, targets: Sequence[Target]) -> None:

@@ -51,6 +51,16 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export-schema", help="write the schema as SDL")
     export.add_argument("path", nargs="?", type=Path, help="file to write (default: stdout)")
     export.set_defaults(command=_export_schema)
+    dump = commands.add_parser(
+        "export",
+        help="write targets as JSON lines of stored documents, as import reads them",
+        description="Write every target (or one outdial's) as one stored document a line, in "
+        "the shape `import` reads back: export, import into an empty store and export again "
+        "give the same bytes. Documents the service cannot read are left out and counted.",
+    )
+    dump.add_argument("path", nargs="?", type=Path, help="file to write (default: stdout)")
+    dump.add_argument("--outdial", type=_uuid, help="only this outdial's targets")
+    dump.set_defaults(command=_export)
     load = commands.add_parser(
         "import",
         help="load targets from a JSON-lines file of stored documents",
@@ -163,6 +173,24 @@ def _import_file(settings: Settings, args: argparse.Namespace, path: Path, label
     skipped = f", skipped {len(result.bad):,} bad line(s)" if result.bad and args.skip_bad else ""
     sys.stderr.write(f"imported {result.written:,} target(s) from {label}{skipped}\n")
     return 0 if result.ok or args.skip_bad else 1
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from server.exporter import export_targets
+
+    async def run() -> int:
+        async with _storage(settings) as storage:
+            if args.path is None:
+                return await export_targets(storage.repository, sys.stdout.buffer, args.outdial)
+            with args.path.open("wb") as out:
+                return await export_targets(storage.repository, out, args.outdial)
+
+    try:
+        written = _run_quietly(run())
+    except _expected_failures() as error:
+        return _fail(str(error))
+    sys.stderr.write(f"exported {written:,} target(s)\n")
+    return 0
 
 
 def _demo(settings: Settings, args: argparse.Namespace) -> int:

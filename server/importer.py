@@ -37,11 +37,11 @@ _ID_CHECK_CHUNK = 200
 CHECK_PROGRESS_EVERY = 100_000
 
 _TEXT_FIELDS = ("name", "detail", "data")
-_TIME_FIELDS = ("tm_create", "tm_update", "tm_delete")
+_TIME_FIELDS = ("tm_create", "tm_update", "tm_delete", "tm_lease_expire")
 _ADDRESS_TEXTS = ("target", "target_name", "name", "detail")
 _ADDRESS_FIELDS = frozenset({"type", *_ADDRESS_TEXTS})
 _KNOWN_FIELDS = frozenset(
-    {"_id", "id", "outdial_id", "status", *_TEXT_FIELDS, *_TIME_FIELDS}
+    {"_id", "id", "outdial_id", "status", "claim_token", *_TEXT_FIELDS, *_TIME_FIELDS}
     | {destination_field(slot) for slot in SLOTS}
     | {try_count_field(slot) for slot in SLOTS}
 )
@@ -215,6 +215,11 @@ def _check_shape(doc: dict[str, Any]) -> None:
         raise BadLine(f"status: must be one of {', '.join(_STATUSES)}")
     for name in _TEXT_FIELDS:
         _optional(doc, name, str, "a string")
+    if _optional(doc, "claim_token", str, "a UUID") is not None:
+        try:
+            validation.uuid_arg(doc["claim_token"], "claim_token")
+        except BadUserInput as error:
+            raise BadLine(str(error)) from None
     for name in _TIME_FIELDS:
         if _optional(doc, name, str, "a string") is not None:
             _check_time(name, doc[name])

@@ -40,11 +40,6 @@ class Runtime:
         """`on_status_change` and `on_claim` hear what this instance does (metrics)."""
         broker = Broker(queue_size=settings.subscription_queue_size)
         async with storage.feed_changes(broker) as streaming:
-            if not streaming:
-                logger.warning(
-                    "MongoDB offers no change streams (not a replica set): "
-                    "subscriptions see only the changes made through this instance"
-                )
             service = TargetService(
                 storage.repository,
                 cursors=CursorCodec(settings.cursor_secret.encode()),

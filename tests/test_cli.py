@@ -312,3 +312,48 @@ def test_demo_refuses_an_outdial_id_that_is_not_a_uuid(
         run("demo", "--outdial", "campaign-7")
     assert exit_.value.code == 2
     assert "must be a UUID" in capsys.readouterr().err
+
+
+def test_export_then_import_into_an_empty_store_then_export_gives_the_same_bytes(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = "5c1f3f4e-9a2b-4c3d-8e7f-0a1b2c3d4e5f"
+    lines = [
+        document(1, status="progressing", try_count_0=1, claim_token=tid(9)),
+        document(2, tm_delete="2024-01-01 00:00:00.000000"),
+        document(3, outdial_id=other, destination_1={"type": "sip", "target": "a@Pbx.example"}),
+        document(4, status="done", name="Ünïcødé 名前", try_count_4=3),
+    ]
+    lines[0]["tm_lease_expire"] = "2030-01-01 00:00:00.000000"
+    assert run("import", str(write_lines(tmp_path / "in.jsonl", lines))) == 0
+    first = tmp_path / "first.jsonl"
+    assert run("export", str(first)) == 0
+    assert len(first.read_bytes().splitlines()) == 4
+
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "empty"))
+    assert run("import", str(first)) == 0
+    second = tmp_path / "second.jsonl"
+    assert run("export", str(second)) == 0
+    assert second.read_bytes() == first.read_bytes()
+
+    only = tmp_path / "only.jsonl"
+    assert run("export", str(only), "--outdial", other) == 0
+    assert [json.loads(line)["id"] for line in only.read_text().splitlines()] == [tid(3)]
+
+
+def test_export_writes_to_standard_output(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("import", str(write_lines(tmp_path / "in.jsonl", [document(1)]))) == 0
+    capsys.readouterr()
+    result = subprocess.run(
+        [sys.executable, "-m", "server.cli", "export"],
+        cwd=REPO_ROOT,
+        env=dict(os.environ) | {"PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.splitlines()
+    assert json.loads(line)["id"] == tid(1)
+    assert b"exported 1 target(s)" in result.stderr

@@ -38,6 +38,11 @@ LIST_BEFORE_OF_STATUS = queries.listing(status=True, cursor=True, newest_first=F
 
 CASES = [
     pytest.param(queries.DOC_BY_ID, (TARGET,), "USING INDEX sqlite_autoindex_targets_1", id="get"),
+    pytest.param(queries.LAPSED, (TIME, 100), "USING INDEX lease_end", id="lapse-sweep"),
+    pytest.param(
+        queries.PROGRESSING_SINCE, (OUTDIAL, TIME, 100), "INDEX progressing_since", id="release"
+    ),
+    pytest.param(queries.EVERY_OF_OUTDIAL, (OUTDIAL,), "INDEX by_outdial", id="export-outdial"),
     pytest.param(queries.docs_by_id(3), (TARGET,) * 3, "sqlite_autoindex", id="get-many"),
     pytest.param(LIST_FIRST, (OUTDIAL, 100), "USING INDEX list_newest_first", id="first-page"),
     pytest.param(
@@ -108,3 +113,8 @@ def test_query_is_served_by_an_index_and_sorts_nothing(
 def test_the_rewrite_of_one_target_finds_it_by_key(connection: sqlite3.Connection) -> None:
     found = plan(connection, queries.REWRITE, (None,) * (queries.REWRITE.count("?")))
     assert "SEARCH targets USING INDEX sqlite_autoindex_targets_1 (id=?)" in found, found
+
+
+def test_start_up_reads_only_the_unreadable_documents(connection: sqlite3.Connection) -> None:
+    """A scan, but of a partial index that holds the unreadable documents alone."""
+    assert plan(connection, queries.UNREADABLE, ()) == "SCAN targets USING INDEX unreadable"

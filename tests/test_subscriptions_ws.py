@@ -19,6 +19,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -403,6 +404,11 @@ def test_without_change_streams_the_service_says_so_once_at_start_up(
     assert len(lines) == 1, log
     assert "subscriptions see only the changes made through this instance" in lines[0]
     assert log.index(lines[0]) < log.index("Application startup complete")
+
+
+def test_the_embedded_store_does_not_claim_to_miss_changes(tmp_path: Path) -> None:
+    with live_service({"DATA_DIR": str(tmp_path)}) as embedded:
+        assert "change streams" not in embedded.log()
 
 
 # slow clients

@@ -47,6 +47,10 @@ class MongoStorage:
     async def feed_changes(self, broker: Broker) -> AsyncIterator[bool]:
         """Feed `broker` from a change stream while inside; yields False where none exists."""
         if not await supports_change_streams(self.database):
+            logger.warning(
+                "MongoDB offers no change streams (not a replica set): "
+                "subscriptions see only the changes made through this instance"
+            )
             yield False
             return
         await self._record_pre_images()

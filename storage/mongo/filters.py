@@ -166,3 +166,6 @@ def outdial_past(after: str | None, ascending: bool) -> Filter:
     """Live targets of outdials past `after` (the prefix of list_newest_first)."""
     bound = {} if after is None else {"$gt" if ascending else "$lt": after}
     return {"outdial_id": bound or {"$exists": True}, "tm_delete": NOT_DELETED}
+
+
+EXPORT_ORDER = [("outdial_id", 1), ("tm_delete", 1), ("tm_create", -1), ("_id", -1)]

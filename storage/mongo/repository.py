@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from domain import claim, leases
@@ -108,6 +108,15 @@ class TargetRepository:
                 break
             found.append(doc["outdial_id"])
         return found
+
+    async def every(self, *, outdial_id: str | None) -> AsyncIterator[Target]:
+        # With an outdial: its prefix of list_newest_first, in that index's order.
+        query = {} if outdial_id is None else {"outdial_id": outdial_id}
+        order = [("_id", 1)] if outdial_id is None else filters.EXPORT_ORDER
+        async for doc in self._collection.find(query, sort=order, batch_size=1000):
+            target = self._unreadable.read(doc)
+            if isinstance(target, Target):
+                yield target
 
     @reports_outages
     async def create(self, *, targets: Sequence[Target]) -> None:

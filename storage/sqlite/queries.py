@@ -21,6 +21,11 @@ PROGRESSING_SINCE = (
     " AND tm_update <= ? ORDER BY tm_update LIMIT ?"
 )
 DOC_BY_ID = "SELECT doc FROM targets WHERE id = ?"
+EVERY = "SELECT doc FROM targets WHERE readable = 1 ORDER BY id"
+EVERY_OF_OUTDIAL = (
+    "SELECT doc FROM targets INDEXED BY by_outdial WHERE readable = 1 AND outdial_id = ?"
+    " ORDER BY id"
+)
 UNREADABLE = "SELECT doc FROM targets INDEXED BY unreadable WHERE readable = 0"
 DELETE_KEYS = "DELETE FROM destination_keys WHERE id = ?"
 ALL_DOCS = "SELECT doc FROM targets"

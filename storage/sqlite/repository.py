@@ -7,7 +7,7 @@ the writer thread, which checks the stored document and writes it in the same tr
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 
 from domain import claim, clock, leases
 from domain.claim import ClaimPolicy
@@ -27,6 +27,7 @@ from storage.sqlite.database import SqliteDatabase
 from storage.sqlite.rows import document_of, row_of, target_of
 
 _MAX_VARIABLES = 500
+_EXPORT_BATCH = 1000
 
 
 class SqliteTargetRepository:
@@ -51,6 +52,13 @@ class SqliteTargetRepository:
                 doc = document_of(text)
                 found[key_of(doc)] = self._unreadable.read(doc)
         return found
+
+    async def every(self, *, outdial_id: str | None) -> AsyncIterator[Target]:
+        query = queries.EVERY if outdial_id is None else queries.EVERY_OF_OUTDIAL
+        rows = self._database.reader.execute(query, () if outdial_id is None else (outdial_id,))
+        while batch := rows.fetchmany(_EXPORT_BATCH):
+            for (text,) in batch:
+                yield target_of(text)
 
     def report_unreadable(self) -> None:
         """Log, once each, the stored documents the service cannot read (index unreadable)."""

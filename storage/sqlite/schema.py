@@ -98,6 +98,7 @@ INDEXES = (
     f"CREATE INDEX IF NOT EXISTS list_by_status ON targets "
     f"(outdial_id, status, tm_create DESC, id DESC) WHERE {LIVE}",
     "CREATE INDEX IF NOT EXISTS unreadable ON targets (id) WHERE readable = 0",
+    "CREATE INDEX IF NOT EXISTS by_outdial ON targets (outdial_id, id) WHERE readable = 1",
     f"CREATE INDEX IF NOT EXISTS lease_end ON targets (lease) "
     f"WHERE {LIVE} AND status = 'progressing' AND lease IS NOT NULL",
     f"CREATE INDEX IF NOT EXISTS progressing_since ON targets (outdial_id, tm_update) "
