@@ -183,6 +183,7 @@ async def dialer_against_reads(api: GraphQL, ids: list[str], seconds: float) -> 
     return dial_rate, read / (time.perf_counter() - start)
 
 
+RELEASE = f'mutation {{ releaseOutdialtargets(outdialId: "{OUTDIAL}", progressingForMs: 0) }}'
 BATCH = f"""mutation {{ claimOutdialtargets(outdialId: "{OUTDIAL}", maxTryCounts: [{MAX_TRIES}],
   limit: 10) {{ claimToken target {{ id }} }} }}"""
 
@@ -191,6 +192,7 @@ async def batch_against_single(api: GraphQL, seconds: float) -> tuple[float, flo
     """Claims/s of claimOutdialtargets(limit: 10) and of ten single claims, one after another."""
 
     async def rate(claim_ten: Callable[[], Awaitable[int]]) -> float:
+        await api.data(RELEASE)  # a full pool of available targets for each side
         claims = 0
         start = time.perf_counter()
         while time.perf_counter() - start < seconds:
@@ -222,6 +224,11 @@ async def run(args: argparse.Namespace) -> None:
                     rows.append(
                         f"dialer loop at {size:,}: claim+report {dial:,.0f} requests/s, "
                         f"reads {read:,.0f} requests/s, ratio {dial / read:.2f}"
+                    )
+                    batched, single = await batch_against_single(api, min(args.seconds, 1.0))
+                    rows.append(
+                        f"claims at {size:,}: claimOutdialtargets(limit: 10) {batched:,.0f}/s, "
+                        f"ten single claims {single:,.0f}/s, ratio {batched / single:.2f}"
                     )
             for name, ms in big.items():
                 rows.append(

@@ -10,7 +10,7 @@ import pytest
 
 from domain.models import SLOTS
 from storage.sqlite import queries
-from storage.sqlite.database import _open_for_writes
+from storage.sqlite.database import _create_schema, connect
 
 OUTDIAL = "40bea034-1d17-474d-a5de-da00d0861c69"
 TARGET = "00000000-0000-4000-8000-000000000001"
@@ -20,7 +20,8 @@ TIME = "2024-01-01 00:00:00.000000"
 @pytest.fixture(scope="module")
 def connection(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
     path: Path = tmp_path_factory.mktemp("plans") / "targets.sqlite3"
-    opened = _open_for_writes(path)
+    opened = connect(path)
+    _create_schema(opened)
     yield opened
     opened.close()
 

@@ -1,19 +1,18 @@
-"""One SQLite file: writes in transactions on one writer thread, reads on the event loop.
+"""One SQLite file: writes on one writer thread (storage.sqlite.writer), reads on the event loop.
 
 WAL lets reads run beside a write; `synchronous=FULL` makes every acknowledged write survive
-power loss. One writer thread serialises transactions, so each one is atomic and isolated.
+power loss. One writer thread serialises the writes, so each one is atomic and isolated.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from domain.errors import DatabaseUnavailable
 from storage.sqlite import schema, writes
+from storage.sqlite.writer import WriterThread
 
 FILE_NAME = "targets.sqlite3"
 
@@ -35,22 +34,26 @@ def connect(path: Path) -> sqlite3.Connection:
 class SqliteDatabase:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
-        self._write_connection: sqlite3.Connection | None = None
+        self._writer: WriterThread | None = None
         self._read_connection: sqlite3.Connection | None = None
 
     async def open(self) -> None:
-        self._write_connection = await self._on_writer(lambda: _open_for_writes(self.path))
+        writer = WriterThread(lambda: connect(self.path))
+        try:
+            await writer.write(_create_schema)
+        except BaseException:
+            await writer.stop()
+            raise
+        self._writer = writer
         self._read_connection = connect(self.path)
 
     async def close(self) -> None:
-        write, self._write_connection = self._write_connection, None
+        writer, self._writer = self._writer, None
         read, self._read_connection = self._read_connection, None
         if read is not None:
             read.close()
-        if write is not None:
-            await self._on_writer(write.close)
-        self._writer.shutdown(wait=True)
+        if writer is not None:
+            await writer.stop()
 
     @property
     def reader(self) -> sqlite3.Connection:
@@ -60,20 +63,12 @@ class SqliteDatabase:
         return self._read_connection
 
     async def write[T](self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `work` in one transaction on the writer thread: all of it is stored, or none."""
-        connection = self._write_connection
-        if connection is None:
+        """Run `work` on the writer thread, atomically: all of it is stored, or none; answered
+        once its commit has reached the disk."""
+        if self._writer is None:
             raise DatabaseUnavailable("the embedded database is closed")
-        return await self._on_writer(lambda: _in_transaction(connection, work))
-
-    async def _on_writer[T](self, work: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._writer, work)
-
-
-def _open_for_writes(path: Path) -> sqlite3.Connection:
-    connection = connect(path)
-    _in_transaction(connection, _create_schema)
-    return connection
+        result: T = await self._writer.write(work)
+        return result
 
 
 def _create_schema(connection: sqlite3.Connection) -> None:
@@ -96,16 +91,3 @@ def _upgrade(connection: sqlite3.Connection) -> None:
     connection.execute(
         "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(schema.VERSION),)
     )
-
-
-def _in_transaction[T](
-    connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]
-) -> T:
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        result = work(connection)
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
-    connection.execute("COMMIT")
-    return result
