@@ -8,9 +8,11 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 import uvicorn
 from mongomock_motor import AsyncMongoMockClient
 from websockets.asyncio.client import ClientConnection, connect
@@ -22,6 +24,7 @@ from server.settings import Settings
 from server.transport import uvicorn_config
 from storage.backend import Storage
 from storage.mongo.connection import using_database
+from tests.backends import Backend, open_backend
 
 TIMEOUT = 5.0
 READ_TOKEN = "read-token-9f1c2e7a4b"
@@ -106,3 +109,11 @@ async def close_code(connection: ClientConnection) -> int | None:
             await asyncio.wait_for(connection.recv(), TIMEOUT)
     except ConnectionClosed as closed:
         return closed.rcvd.code if closed.rcvd else None
+
+
+@pytest.fixture(name="backend")
+async def mock_backend_only(tmp_path: Path) -> AsyncIterator[Backend]:
+    """For tests of what acts before storage is touched: one backend is enough. A module
+    imports it to use mongomock alone."""
+    async with open_backend("mock", tmp_path) as opened:
+        yield opened

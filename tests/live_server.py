@@ -95,6 +95,15 @@ def _wait_until_healthy(service: LiveService) -> None:
 @contextmanager
 def wire_server(data_dir: Path | None = None, *, port: int = 0) -> Iterator[str]:
     """A MongoDB-speaking server (`python -m tests.mongoeco_server`) in a child process; its URI."""
+    with wire_server_process(data_dir, port=port) as (uri, _):
+        yield uri
+
+
+@contextmanager
+def wire_server_process(
+    data_dir: Path | None = None, *, port: int = 0
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The same, with its process (for tests that kill it)."""
     where = ["--memory"] if data_dir is None else ["--data-dir", str(data_dir)]
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.mongoeco_server", *where, "--port", str(port)],
@@ -108,9 +117,10 @@ def wire_server(data_dir: Path | None = None, *, port: int = 0) -> Iterator[str]
         line = process.stdout.readline().decode().strip()
         if not line.startswith("URI "):
             raise RuntimeError(f"wire server did not start: {line!r}")
-        yield line.removeprefix("URI ")
+        yield line.removeprefix("URI "), process
     finally:
-        process.send_signal(signal.SIGTERM)
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
         try:
             process.wait(STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:

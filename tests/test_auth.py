@@ -17,7 +17,6 @@ from server.app import create_app
 from server.auth import Credential
 from server.settings import Settings, SettingsError
 from tests import operations as ops
-from tests.backends import Backend, open_backend
 from tests.conftest import OUTDIAL
 from tests.hardening_support import (
     CREDENTIALS,
@@ -27,6 +26,7 @@ from tests.hardening_support import (
     bearer,
     close_code,
     digest,
+    mock_backend_only,  # noqa: F401
     mock_storage,
     receive,
     send,
@@ -50,13 +50,6 @@ WRONG = [
     pytest.param({"authorization": "Bearer "}, id="empty-token"),
     pytest.param(bearer(WRITE_TOKEN + "x"), id="token-plus-a-char"),
 ]
-
-
-@pytest.fixture
-async def backend(tmp_path: Path) -> AsyncIterator[Backend]:
-    # Authentication is decided before storage is touched: one backend is enough.
-    async with open_backend("mock", tmp_path) as opened:
-        yield opened
 
 
 @pytest.fixture

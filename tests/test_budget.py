@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Hashable
-from pathlib import Path
+from collections.abc import Hashable
 from typing import Any
 
 import httpx
@@ -16,21 +15,17 @@ from server import budget
 from server.budget import Cost, measure, sizing_variables
 from server.settings import Settings, SettingsError
 from tests import operations as ops
-from tests.backends import Backend, open_backend
 from tests.conftest import OUTDIAL
-from tests.hardening_support import GRAPHQL_RESPONSE, served
+from tests.hardening_support import (
+    GRAPHQL_RESPONSE,
+    mock_backend_only,  # noqa: F401  (mongomock alone)
+    served,
+)
 from tests.ws_client import PROTOCOLS, Frame, GraphQLWebSocket
 
 ITEMS_LIMIT = "at most 10,000 (MAX_RESULT_ITEMS)"
 CREATES_LIMIT = "at most 1,000 in one request (MAX_CREATES_PER_REQUEST)"
 ACCEPT = {"accept": GRAPHQL_RESPONSE}
-
-
-@pytest.fixture
-async def backend(tmp_path: Path) -> AsyncIterator[Backend]:
-    # Refused before storage is touched: one backend is enough.
-    async with open_backend("mock", tmp_path) as opened:
-        yield opened
 
 
 @pytest.fixture

@@ -4,14 +4,9 @@ stored whole or not at all, however the process dies."""
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
-import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +14,7 @@ import httpx
 import pytest
 
 from tests import operations as ops
-from tests.live_server import REPO_ROOT, live_service
+from tests.live_server import live_service, wire_server_process
 
 OUTDIAL = "7d0c1d7e-3c55-4d8e-9a51-2f4b8e6c9a10"
 CREATE_MANY = """mutation($inputs: [CreateOutdialtargetInput!]!) {
@@ -91,28 +86,6 @@ async def test_kill_9_loses_no_acknowledged_write_and_splits_no_batch(tmp_path: 
     assert len(names) >= len(acknowledged) * BATCH
 
 
-@contextmanager
-def killable_wire_server(data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.mongoeco_server", "--data-dir", str(data_dir)],
-        cwd=REPO_ROOT,
-        env=dict(os.environ) | {"PYTHONPATH": str(REPO_ROOT)},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline().decode().strip()
-        assert line.startswith("URI "), line
-        yield line.removeprefix("URI "), process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
-
-
 async def create_batches_with_ids(url: str, batches: list[list[dict[str, Any]]]) -> None:
     """Each batch with client-chosen ids, one after another, until the database is gone."""
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:
@@ -138,7 +111,7 @@ async def test_a_standalone_database_killed_mid_write_is_made_whole_by_retrying_
     ]
     env = {"DATA_DIR": str(tmp_path / "unused")}
     with (
-        killable_wire_server(tmp_path / "mongo") as (uri, database),
+        wire_server_process(tmp_path / "mongo") as (uri, database),
         live_service(env | {"MONGODB_URL": uri}) as service,
     ):
         assert "bulk create that dies midway may leave part of its targets" in service.log()
@@ -151,7 +124,7 @@ async def test_a_standalone_database_killed_mid_write_is_made_whole_by_retrying_
         database.wait()
         await asyncio.wait_for(asyncio.gather(*writers), 60)
     with (
-        killable_wire_server(tmp_path / "mongo") as (uri, _),
+        wire_server_process(tmp_path / "mongo") as (uri, _),
         live_service(env | {"MONGODB_URL": uri}) as service,
     ):
         await create_batches_with_ids(service.url, batches)  # every client retries everything

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +15,12 @@ import pytest
 
 from server.settings import Settings, SettingsError
 from tests import operations as ops
-from tests.backends import Backend, open_backend
 from tests.conftest import OUTDIAL
 from tests.hardening_support import (
     CREDENTIALS,
     GRAPHQL_RESPONSE,
     WRITE_TOKEN,
+    mock_backend_only,  # noqa: F401
     served,
     websocket,
 )
@@ -33,13 +32,6 @@ OTHER_ORIGIN = "https://evil.example.net"
 CREATE = "mutation($input: CreateOutdialtargetInput!) { createOutdialtarget(input: $input) { id } }"
 GRAPHQL_HTTP_VERSION = "1.23.1"
 GRAPHQL_VERSION = "16.11.0"
-
-
-@pytest.fixture
-async def backend(tmp_path: Path) -> AsyncIterator[Backend]:
-    # The HTTP layer is the same on every storage backend: one is enough.
-    async with open_backend("mock", tmp_path) as opened:
-        yield opened
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,12 +14,12 @@ from graphql.language import Lexer, Source, TokenKind
 
 from server.settings import Settings, SettingsError
 from tests import operations as ops
-from tests.backends import Backend, open_backend
 from tests.conftest import OUTDIAL
 from tests.hardening_support import (
     GRAPHQL_RESPONSE,
     TIMEOUT,
     close_code,
+    mock_backend_only,  # noqa: F401
     receive,
     send,
     served,
@@ -28,13 +27,6 @@ from tests.hardening_support import (
 )
 
 DEFAULTS = Settings()
-
-
-@pytest.fixture
-async def backend(tmp_path: Path) -> AsyncIterator[Backend]:
-    # The caps act before storage is touched: one backend is enough.
-    async with open_backend("mock", tmp_path) as opened:
-        yield opened
 
 
 async def post(client: httpx.AsyncClient, query: str, **variables: Any) -> httpx.Response:

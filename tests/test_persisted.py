@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +13,13 @@ import pytest
 from server.app import create_app
 from server.settings import Settings, SettingsError
 from tests import operations as ops
-from tests.backends import Backend, open_backend
 from tests.conftest import OUTDIAL
-from tests.hardening_support import GRAPHQL_RESPONSE, mock_storage, served
+from tests.hardening_support import (
+    GRAPHQL_RESPONSE,
+    mock_backend_only,  # noqa: F401  (mongomock alone)
+    mock_storage,
+    served,
+)
 from tests.test_metrics import operations, scrape, value
 from tests.ws_client import PROTOCOLS, Frame, GraphQLWebSocket, Operation
 
@@ -51,13 +54,6 @@ def code(response: httpx.Response) -> str:
     assert len(errors) == 1 and "data" not in response.json(), response.json()
     found: str = errors[0]["extensions"]["code"]
     return found
-
-
-@pytest.fixture
-async def backend(tmp_path: Path) -> AsyncIterator[Backend]:
-    # Persisted operations resolve before storage is touched: one backend is enough.
-    async with open_backend("mock", tmp_path) as opened:
-        yield opened
 
 
 @pytest.fixture
