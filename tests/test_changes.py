@@ -10,6 +10,7 @@ from pymongo.errors import AutoReconnect, OperationFailure
 
 from domain.events import Broker, Subscription
 from domain.models import Status, StatusChange
+from storage.documents import UnreadableLog
 from storage.mongo.changes import (
     STATUS_PIPELINE,
     ChangeStreamConsumer,
@@ -157,8 +158,10 @@ class RecordedSource:
         await asyncio.Future()
 
 
-async def consume_all(source: RecordedSource, broker: Broker) -> ChangeStreamConsumer:
-    consumer = ChangeStreamConsumer(source, broker, retry_delay=0)
+async def consume_all(
+    source: RecordedSource, broker: Broker, unreadable: UnreadableLog | None = None
+) -> ChangeStreamConsumer:
+    consumer = ChangeStreamConsumer(source, broker, retry_delay=0, unreadable=unreadable)
     task = asyncio.create_task(consumer.run())
     try:
         await asyncio.wait_for(source.caught_up.wait(), TIMEOUT)
@@ -541,3 +544,15 @@ async def test_change_streams_need_a_replica_set_or_mongos(
 
     assert await supports_change_streams(database) is supported
     assert database.commands == ["hello"]
+
+
+async def test_documents_other_programs_write_unreadable_are_known_as_they_arrive() -> None:
+    """So MongoDB's index-only counts leave them out at once on a replica set."""
+    r = Recorder()
+    history = [
+        r.insert(stored(T1, "idle", name=["not", "a", "string"])),
+        r.insert(stored(T2, "idle")),
+    ]
+    unreadable = UnreadableLog()
+    await consume_all(RecordedSource(history), Broker(), unreadable)
+    assert unreadable.ids == {T1}

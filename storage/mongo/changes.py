@@ -15,7 +15,7 @@ from pymongo.errors import OperationFailure
 from domain import states
 from domain.events import Broker
 from domain.models import Status, StatusChange
-from storage.documents import target_from_document
+from storage.documents import UnreadableLog, target_from_document
 
 logger = logging.getLogger("outdial.changes")
 
@@ -65,10 +65,19 @@ async def supports_change_streams(database: Any) -> bool:
 
 
 class ChangeStreamConsumer:
-    def __init__(self, source: ChangeSource, broker: Broker, *, retry_delay: float = 1.0) -> None:
+    def __init__(
+        self,
+        source: ChangeSource,
+        broker: Broker,
+        *,
+        retry_delay: float = 1.0,
+        unreadable: UnreadableLog | None = None,
+    ) -> None:
         self._source = source
         self._broker = broker
         self._retry_delay = retry_delay
+        # Documents other programs write that break the shape are known as they arrive.
+        self._unreadable = unreadable or UnreadableLog()
         self.resume_token: ResumeToken | None = None
         self.published = 0
 
@@ -99,6 +108,9 @@ class ChangeStreamConsumer:
         logger.info("change stream ended; reopening")
 
     def _handle(self, change: ChangeDocument) -> None:
+        written = change.get("fullDocument")
+        if isinstance(written, Mapping):
+            self._unreadable.read(written)
         outdial_id = created_or_deleted_in(change)
         if outdial_id is not None:
             self._broker.outdial_changed(outdial_id)

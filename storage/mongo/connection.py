@@ -54,7 +54,9 @@ class MongoStorage:
             yield False
             return
         await self._record_pre_images()
-        consumer = ChangeStreamConsumer(motor_change_source(self.collection), broker)
+        consumer = ChangeStreamConsumer(
+            motor_change_source(self.collection), broker, unreadable=self.unreadable
+        )
         task = asyncio.create_task(consumer.run(), name="change-stream")
         try:
             yield True
