@@ -65,15 +65,18 @@ class GraphQLEndpoint(GraphQL[Context, None]):
 
     async def respond(self, request: Request) -> Response:
         """GraphQL over HTTP: negotiate, run, then pick the status the media type calls for."""
-        if "extensions" not in request.query_params and self.should_render_graphql_ide(
-            self.request_adapter_class(request)
+        headers = request.headers
+        if (
+            request.method == "GET"
+            and "extensions" not in request.query_params
+            and self.should_render_graphql_ide(self.request_adapter_class(request))
         ):  # a GET without query and extensions: a browser opening the page
             return await self.render_graphql_ide(request)
         try:
-            media_type = http.negotiate(request.headers.get("accept"))
+            media_type = http.negotiate(headers.get("accept"))
         except http.NotAcceptable as refusal:
             return self._refuse(406, str(refusal))
-        if request.method == "POST" and not http.is_json_body(request.headers.get("content-type")):
+        if request.method == "POST" and not http.is_json_body(headers.get("content-type")):
             message = "POST bodies must be application/json (UTF-8)."
             return self._refuse(415, message, media_type)
         try:
