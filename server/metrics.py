@@ -100,8 +100,10 @@ class Metrics:
         # MAX_OPERATION_NAMES names, a few types and outcomes).
         self._counted: dict[tuple[str, str, str], Counter] = {}
         self._timed: dict[tuple[str, str], Histogram] = {}
-        for outcome in ("hit", "miss", "registered", "refused"):
-            self.persisted.labels(outcome)
+        self._lookups = {
+            outcome: self.persisted.labels(outcome)
+            for outcome in ("hit", "miss", "registered", "refused")
+        }
         for outcome in ("claimed", "empty"):
             self.claims.labels(outcome)
         for before, after in _LEGAL_TRANSITIONS:
@@ -121,7 +123,8 @@ class Metrics:
         self.claims.labels("empty" if claimed is None else "claimed").inc()
 
     def persisted_lookup(self, outcome: str) -> None:
-        self.persisted.labels(outcome).inc()
+        counted = self._lookups.get(outcome)
+        (self.persisted.labels(outcome) if counted is None else counted).inc()
 
     def refused(self, code: str, operation: str | None = None) -> None:
         """A request refused before any GraphQL operation ran (bad HTTP, no token, too big, a
