@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import strawberry
@@ -12,6 +13,7 @@ from strawberry.types import Info as StrawberryInfo
 from domain.events import Broker
 from domain.models import Target
 from domain.service import TargetService
+from resolvers.loader import TickLoader
 
 Scope = Literal["read", "write"]
 
@@ -24,12 +26,14 @@ class Context:
     scope: Scope | None = None
     # A websocket's connection_init payload; strawberry sets it.
     connection_params: dict[str, object] | None = None
-    targets: DataLoader[str, Target | None] = field(init=False)
 
-    def __post_init__(self) -> None:
-        # Batches the reads of one tick into one query. No cache: a websocket connection keeps
-        # its context for its whole life, and must not answer later queries from old reads.
-        self.targets = DataLoader(load_fn=self.service.get_many, cache=False)
+    @cached_property
+    def targets(self) -> DataLoader[str, Target | None]:
+        """Batches the reads of one tick into one query; made when a resolver first loads.
+
+        No cache: a websocket connection keeps its context for its whole life, and must not
+        answer later queries from old reads."""
+        return TickLoader(load_fn=self.service.get_many, cache=False)
 
 
 Info = StrawberryInfo[Context, None]

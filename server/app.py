@@ -20,14 +20,14 @@ from server.cors import cors
 from server.graphiql import STATIC_DIR, STATIC_PATH
 from server.graphql import GraphQLEndpoint
 from server.health import healthz, readyz
-from server.limits import BodySizeLimit, document_limits, request_budget
+from server.limits import document_limits, request_budget
 from server.metrics import Metrics
 from server.persisted import PersistedQueries
 from server.requestlog import OperationNames, RequestLog
 from server.runtime import Runtime
 from server.settings import Settings, SettingsError
 from server.shutdown import OpenWebSockets, TrackWebSockets
-from server.transport import BodyDeadline
+from server.transport import BodyLimits
 from storage.backend import Storage, open_storage
 
 logger = logging.getLogger("outdial.server")
@@ -104,12 +104,8 @@ def create_app(
             Middleware(RequestLog),
             *cors(settings.cors_origins),
             Middleware(
-                BodySizeLimit,
+                BodyLimits,
                 max_bytes=settings.max_body_bytes,
-                on_refusal=lambda: metrics.refused("BAD_REQUEST"),
-            ),
-            Middleware(
-                BodyDeadline,
                 timeout_s=settings.request_body_timeout_ms / 1000,
                 on_refusal=lambda: metrics.refused("BAD_REQUEST"),
             ),

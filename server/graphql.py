@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -60,20 +61,23 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        response = await self.respond(Request(scope, receive))
+        response = await self.respond(_Request(scope, receive))
         await response(scope, receive, send)
 
     async def respond(self, request: Request) -> Response:
         """GraphQL over HTTP: negotiate, run, then pick the status the media type calls for."""
-        if "extensions" not in request.query_params and self.should_render_graphql_ide(
-            self.request_adapter_class(request)
+        headers = request.headers
+        if (
+            request.method == "GET"
+            and "extensions" not in request.query_params
+            and self.should_render_graphql_ide(self.request_adapter_class(request))
         ):  # a GET without query and extensions: a browser opening the page
             return await self.render_graphql_ide(request)
         try:
-            media_type = http.negotiate(request.headers.get("accept"))
+            media_type = http.negotiate(headers.get("accept"))
         except http.NotAcceptable as refusal:
             return self._refuse(406, str(refusal))
-        if request.method == "POST" and not http.is_json_body(request.headers.get("content-type")):
+        if request.method == "POST" and not http.is_json_body(headers.get("content-type")):
             message = "POST bodies must be application/json (UTF-8)."
             return self._refuse(415, message, media_type)
         try:
@@ -133,3 +137,24 @@ class GraphQLEndpoint(GraphQL[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self.page)
+
+
+class _Request(Request):
+    """Query strings parsed once per text: GET requests by hash repeat theirs exactly."""
+
+    @property
+    def query_params(self) -> QueryParams:
+        raw: bytes = self.scope["query_string"]
+        params = _query_strings.get(raw)
+        if params is None:
+            params = QueryParams(raw)  # immutable, so requests can share it
+            if len(raw) <= _REMEMBERED_QUERY_BYTES:
+                if len(_query_strings) >= _REMEMBERED_QUERIES:
+                    _query_strings.clear()
+                _query_strings[raw] = params
+        return params
+
+
+_REMEMBERED_QUERIES = 256
+_REMEMBERED_QUERY_BYTES = 4096
+_query_strings: dict[bytes, QueryParams] = {}

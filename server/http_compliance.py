@@ -46,9 +46,27 @@ class NotAcceptable(Exception):
 def negotiate(accept: str | None) -> str:
     """The response media type for an Accept header; NotAcceptable when none fits.
 
+    Remembered per header text (clients send the same few), up to `_REMEMBERED` of them.
+
     No Accept means the GraphQL response type (the spec's default since its 2025 watershed);
     wildcards mean application/json, which every GraphQL client reads.
     """
+    known = _negotiated.get(accept)
+    if known is None:
+        known = _negotiate(accept)
+        if len(_negotiated) >= _REMEMBERED:
+            _negotiated.clear()
+        _negotiated[accept] = known
+    if isinstance(known, NotAcceptable):
+        raise NotAcceptable(*known.args)
+    return known
+
+
+_REMEMBERED = 256
+_negotiated: dict[str | None, str | NotAcceptable] = {}
+
+
+def _negotiate(accept: str | None) -> str | NotAcceptable:
     if accept is None or not accept.strip():
         return GRAPHQL_RESPONSE
     candidates = []
@@ -59,7 +77,7 @@ def negotiate(accept: str | None) -> str:
         if offered is not None and quality > 0:
             candidates.append((quality, media_type == offered, offered))
     if not candidates:
-        raise NotAcceptable(f"This endpoint answers {GRAPHQL_RESPONSE} or {JSON} only.")
+        return NotAcceptable(f"This endpoint answers {GRAPHQL_RESPONSE} or {JSON} only.")
     # Higher quality wins, then a named type over a wildcard, then the one listed first.
     return max(candidates, key=lambda candidate: candidate[:2])[2]
 

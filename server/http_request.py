@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from strawberry.http import GraphQLRequestData
 
 from server import http_compliance as http
@@ -22,13 +22,29 @@ async def read_request(request: Request) -> GraphQLRequestData:
             if data.get(name):
                 data[name] = _json(data[name])
     else:
-        body = await request.body()
+        body = await _body(request)
         if not http.is_json_container(body):
             raise HTTPException(400, "The request body must be a JSON object.")
         data = _json(body)
         if isinstance(data, list):
             raise HTTPException(400, "Batching is not enabled")
     return _checked(data)
+
+
+async def _body(request: Request) -> bytes:
+    """The whole body, as `Request.body()` reads it, without its stream generator."""
+    chunks: list[bytes] = []
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.request":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        elif message["type"] == "http.disconnect":
+            raise ClientDisconnect
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    request._body = body  # as Request.body() keeps it, for anything that reads it again
+    return body
 
 
 def _json(raw: str | bytes) -> Any:

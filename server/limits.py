@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -18,7 +17,7 @@ from graphql import (
     ValidationRule,
 )
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Send
 
 from schema.prepared import DocumentRules
 from server.budget import Budget
@@ -96,57 +95,6 @@ class _Measure:
         return self.measured[name]
 
 
-class BodySizeLimit:
-    """ASGI middleware: 413 for a request body over `max_bytes`, without reading it all."""
-
-    def __init__(
-        self, app: ASGIApp, max_bytes: int, on_refusal: Callable[[], None] = lambda: None
-    ) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-        self.on_refusal = on_refusal
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = _content_length(scope)
-        if declared is not None and declared > self.max_bytes:
-            await self._refuse(send)
-            return
-        received = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge
-            return message
-
-        async def tracked_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracked_send)
-        except _BodyTooLarge:
-            if not started:
-                await self._refuse(send)
-
-    async def _refuse(self, send: Send) -> None:
-        self.on_refusal()
-        message = f"The request body is larger than the limit of {self.max_bytes:,} bytes."
-        await send_refusal(send, 413, message)
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
 async def send_refusal(send: Send, status: int, message: str) -> None:
     """Answer a request refused before GraphQL ran, and close the connection."""
     body = orjson.dumps({"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]})
@@ -157,10 +105,3 @@ async def send_refusal(send: Send, status: int, message: str) -> None:
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            return int(value) if value.isdigit() else None
-    return None

@@ -30,6 +30,7 @@ OTHER = "other"
 OK = "ok"
 UNKNOWN_TYPE = "unknown"
 
+_SUBSCRIPTION = OperationType.SUBSCRIPTION.value
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
 _REQUEST_ERRORS = (CannotGetOperationTypeError, InvalidOperationTypeError, MissingQueryError)
 _LEGAL_TRANSITIONS = (
@@ -95,8 +96,14 @@ class Metrics:
             registry=self.registry,
         )
         self._operation_names: set[str] = set()
-        for outcome in ("hit", "miss", "registered", "refused"):
-            self.persisted.labels(outcome)
+        # The labelled children operations use, looked up once each (their labels are bounded:
+        # MAX_OPERATION_NAMES names, a few types and outcomes).
+        self._counted: dict[tuple[str, str, str], Counter] = {}
+        self._timed: dict[tuple[str, str], Histogram] = {}
+        self._lookups = {
+            outcome: self.persisted.labels(outcome)
+            for outcome in ("hit", "miss", "registered", "refused")
+        }
         for outcome in ("claimed", "empty"):
             self.claims.labels(outcome)
         for before, after in _LEGAL_TRANSITIONS:
@@ -116,22 +123,33 @@ class Metrics:
         self.claims.labels("empty" if claimed is None else "claimed").inc()
 
     def persisted_lookup(self, outcome: str) -> None:
-        self.persisted.labels(outcome).inc()
+        counted = self._lookups.get(outcome)
+        (self.persisted.labels(outcome) if counted is None else counted).inc()
 
     def refused(self, code: str, operation: str | None = None) -> None:
         """A request refused before any GraphQL operation ran (bad HTTP, no token, too big, a
         persisted query unknown or not trusted)."""
-        self.operations.labels(self.operation_label(operation), UNKNOWN_TYPE, code).inc()
+        self._counter(self.operation_label(operation), UNKNOWN_TYPE, code).inc()
 
     def finished(
         self, name: str | None, kind: str, errors: list[GraphQLError], outcome: str, seconds: float
     ) -> None:
         operation = self.operation_label(name)
-        self.operations.labels(operation, kind, outcome).inc()
-        if kind != OperationType.SUBSCRIPTION.value:
-            self.duration.labels(operation, kind).observe(seconds)
-        if any(isinstance(e.original_error, DatabaseUnavailable) for e in errors):
+        self._counter(operation, kind, outcome).inc()
+        if kind != _SUBSCRIPTION:
+            timed = self._timed.get((operation, kind))
+            if timed is None:
+                timed = self._timed[operation, kind] = self.duration.labels(operation, kind)
+            timed.observe(seconds)
+        if errors and any(isinstance(e.original_error, DatabaseUnavailable) for e in errors):
             self.database_errors.inc()
+
+    def _counter(self, operation: str, kind: str, outcome: str) -> Counter:
+        key = (operation, kind, outcome)
+        counted = self._counted.get(key)
+        if counted is None:
+            counted = self._counted[key] = self.operations.labels(operation, kind, outcome)
+        return counted
 
     def extension(self) -> Callable[[], SchemaExtension]:
         return lambda: OperationMetrics(self)

@@ -83,13 +83,21 @@ def header_deadline(timeout_s: float) -> type[HttpToolsProtocol]:
     return type("HeaderDeadlineProtocol", (_HeaderDeadline,), {"timeout_s": timeout_s})
 
 
-class BodyDeadline:
-    """ASGI middleware: 408 when a request body has not fully arrived within `timeout_s`."""
+class BodyLimits:
+    """ASGI middleware: 413 for a request body over `max_bytes` (without reading it all), 408
+    when it has not fully arrived within `timeout_s` of the request starting.
+
+    One middleware for both, so a request's receive and send pass one wrapper each."""
 
     def __init__(
-        self, app: ASGIApp, timeout_s: float, on_refusal: Callable[[], None] = lambda: None
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        timeout_s: float,
+        on_refusal: Callable[[], None] = lambda: None,
     ) -> None:
         self.app = app
+        self.max_bytes = max_bytes
         self.timeout_s = timeout_s
         self.on_refusal = on_refusal
 
@@ -97,20 +105,31 @@ class BodyDeadline:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_bytes:
+            await self._too_large(send)
+            return
+        max_bytes = self.max_bytes
         deadline = asyncio.get_running_loop().time() + self.timeout_s
+        received = 0
         body_done = False
         started = False
 
-        async def timed_receive() -> Message:
-            nonlocal body_done
+        async def limited_receive() -> Message:
+            nonlocal received, body_done
             if body_done:  # later receives wait for the client to leave: no deadline
-                return await receive()
-            try:
-                async with asyncio.timeout_at(deadline):
-                    message = await receive()
-            except TimeoutError:
-                raise _BodyTooSlow from None
-            body_done = message["type"] != "http.request" or not message.get("more_body")
+                message = await receive()
+            else:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        message = await receive()
+                except TimeoutError:
+                    raise _BodyTooSlow from None
+                body_done = message["type"] != "http.request" or not message.get("more_body")
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > max_bytes:
+                    raise _BodyTooLarge
             return message
 
         async def tracked_send(message: Message) -> None:
@@ -119,7 +138,10 @@ class BodyDeadline:
             await send(message)
 
         try:
-            await self.app(scope, timed_receive, tracked_send)
+            await self.app(scope, limited_receive, tracked_send)
+        except _BodyTooLarge:
+            if not started:
+                await self._too_large(send)
         except _BodyTooSlow:
             if started:
                 raise
@@ -127,6 +149,22 @@ class BodyDeadline:
             message = f"The request body did not arrive within {self.timeout_s:g} s."
             await send_refusal(send, 408, message)
 
+    async def _too_large(self, send: Send) -> None:
+        self.on_refusal()
+        message = f"The request body is larger than the limit of {self.max_bytes:,} bytes."
+        await send_refusal(send, 413, message)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
 
 class _BodyTooSlow(Exception):
     pass
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
