@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from domain.errors import UnreadableTarget
@@ -193,12 +193,6 @@ class UnreadableLog:
             return target_from_document(doc)
         except UnreadableDocument as reason:
             return self.found(key_of(doc), str(reason))
-
-    def readable(self, docs: Iterable[Mapping[str, Any]]) -> Iterator[Target]:
-        for doc in docs:
-            target = self.read(doc)
-            if isinstance(target, Target):
-                yield target
 
     def found(self, target_id: str, reason: str) -> UnreadableTarget:
         if target_id not in self._seen:

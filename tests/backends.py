@@ -15,11 +15,11 @@ from mongomock_motor import AsyncMongoMockClient
 
 from storage.backend import Storage
 from storage.mongo.connection import MongoStorage
-from storage.mongo.driver import COLLECTION, Collection, connect
+from storage.mongo.driver import Collection, connect
 from storage.sqlite import writes
 from storage.sqlite.database import SqliteDatabase
 from storage.sqlite.rows import document_of
-from storage.sqlite.storage import SqliteStorage, open_sqlite
+from storage.sqlite.storage import open_sqlite
 from tests.mongoeco_server import EmbeddedMongo
 
 Doc = dict[str, Any]
@@ -111,11 +111,3 @@ async def open_backend(tier: str, data_dir: Path) -> AsyncIterator[Backend]:
             yield Backend(tier, mongo, MongoDocuments(mongo.collection))
         finally:
             client.close()
-
-
-def sqlite_storage(backend: Backend) -> SqliteStorage:
-    assert isinstance(backend.storage, SqliteStorage)
-    return backend.storage
-
-
-__all__ = ["COLLECTION", "TIERS", "Backend", "RawDocuments", "open_backend"]
