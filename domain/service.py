@@ -282,6 +282,8 @@ class TargetService:
     async def _lapse_one(self, target: Target, still: Callable[[Target, str], bool]) -> int:
         async with self._locks.held(target.id):
             now = self._next_update(target)
+            # The rule itself, not only the store's query: the mongoeco test server, for one,
+            # finds a null lease by `$lte`.
             if not still(target, now):
                 return 0
             after = leases.after_release(target, now)
