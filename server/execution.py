@@ -26,6 +26,7 @@ from strawberry.types.graphql import OperationType
 
 from domain.errors import Forbidden, OutdialError, Unauthenticated
 from resolvers.context import Context
+from schema.direct_query import DirectQuery
 from schema.fast_execution import FastExecutionContext
 from schema.prepared import Prepared
 from schema.root import OutdialSchema
@@ -136,10 +137,16 @@ class Operations:
     ) -> ExecutionResult:
         executor = self._schema.execution_context_class
         extra: dict[str, Any] = {"operation_extensions": request.extensions}
-        if issubclass(executor, FastExecutionContext):
+        fast = issubclass(executor, FastExecutionContext)
+        if fast:
             extra["plans"] = prepared.plans
         self._metrics.executing.inc()
         try:
+            direct = self._direct(prepared, request.operation_name) if fast else None
+            if direct is not None:
+                answered = await direct.run(context, request.variables, request.extensions)
+                if answered is not None:
+                    return answered
             assert prepared.document is not None
             result = execute(
                 self._graphql_schema,
@@ -160,6 +167,17 @@ class Operations:
         if result.errors:
             self._schema.process_errors(result.errors)
         return result
+
+    def _direct(self, prepared: Prepared, operation_name: str | None) -> DirectQuery | None:
+        """The operation's direct path (schema.direct_query), made once per document."""
+        key = (DirectQuery, operation_name)
+        if key not in prepared.memo:
+            operation = prepared.operation(operation_name)
+            assert prepared.document is not None and operation is not None
+            found = DirectQuery.of(self._schema, prepared.document, operation, prepared.plans)
+            prepared.memo[key] = found
+        direct = prepared.memo[key]
+        return direct if isinstance(direct, DirectQuery) else None
 
 
 class _RefusedByType(Exception):

@@ -41,6 +41,7 @@ from domain.paging import CursorCodec
 from domain.service import TargetService
 from resolvers import queries
 from resolvers.context import Context, Scope
+from schema.direct_query import DirectQuery
 from schema.fast_execution import FastExecutionContext
 from schema.root import build_schema
 from schema.shared_events import SharedEventExecutionContext
@@ -204,6 +205,19 @@ class ResolveHook(SchemaExtension):
         return _next(root, info, *args, **kwargs)
 
 
+def is_query(query: str) -> bool:
+    try:
+        document = graphql.parse(query)
+    except graphql.GraphQLError:
+        return False
+    kinds = {
+        definition.operation
+        for definition in document.definitions
+        if isinstance(definition, graphql.OperationDefinitionNode)
+    }
+    return kinds == {graphql.OperationType.QUERY}
+
+
 def response(result: ExecutionResult) -> bytes:
     """The body the HTTP endpoint would send."""
     body: dict[str, Any] = {"data": result.data}
@@ -249,11 +263,15 @@ class Worlds:
     ids: Ids
     fields_run: Counter[type]  # graphql-core's execute_field calls, by execution context
     operations: int = 0
+    repeated: int | None = None  # those calls when the HTTP path answered a query again
 
     async def same(
         self, query: str, variables: dict[str, Any] | None = None, scope: Scope | None = "write"
     ) -> dict[str, Any]:
-        """The response both worlds give, after checking they give the same bytes."""
+        """The response every world gives, after checking they give the same bytes.
+
+        A query runs twice over the HTTP path, the second time with the plans its first
+        run made, so that schema.direct_query answers it where it can."""
         self.operations += 1
         answers = []
         for world in (self.slow, self.fast, self.http):
@@ -261,6 +279,10 @@ class Worlds:
             answers.append(await world.respond(query, variables, scope))
         assert answers[1] == answers[0]
         assert answers[2] == answers[0]
+        if is_query(query):
+            self.fields_run.pop(HTTPExecutionContext, None)
+            assert await self.http.respond(query, variables, scope) == answers[0]
+            self.repeated = self.fields_run.pop(HTTPExecutionContext, 0)
         body: dict[str, Any] = orjson.loads(answers[0])
         return body
 
@@ -349,6 +371,7 @@ async def test_every_field_of_a_target_skips_graphql_cores_per_field_work(worlds
         assert body["data"]["outdialtarget"]["id"] == target.id
         present = sum(1 for destination in target.destinations if destination)
         assert worlds.graphql_core_fields() == (1 + 19 + 5 * present, 1)
+        assert worlds.repeated == 0  # answered again by schema.direct_query
 
 
 async def test_pages_of_100(worlds: Worlds) -> None:
@@ -357,6 +380,7 @@ async def test_pages_of_100(worlds: Worlds) -> None:
     assert len(edges) == 100
     slow, fast = worlds.graphql_core_fields()
     assert slow > 3000 and fast == 1
+    assert worlds.repeated == 0
     after = first["data"]["outdialtargets"]["pageInfo"]["endCursor"]
     rest = await worlds.same(LIST, {"outdialId": OUTDIAL, "after": after})
     assert len(rest["data"]["outdialtargets"]["edges"]) == 19  # 120 minus the deleted one
@@ -433,8 +457,10 @@ async def test_root_lists_and_counts(worlds: Worlds) -> None:
         id status tryCount0 destination0 { type target } } }"""
     body = await worlds.same(available, {"o": OUTDIAL})
     assert len(body["data"]["availableOutdialtargets"]) == 40
+    assert worlds.repeated == 0
     counts = "query($o: ID!) { outdialtargetCounts(outdialId: $o) { idle progressing done total } }"
     await worlds.same(counts, {"o": OUTDIAL})
+    assert worlds.repeated == 0
 
 
 async def test_errors_from_resolvers(worlds: Worlds) -> None:
@@ -443,8 +469,10 @@ async def test_errors_from_resolvers(worlds: Worlds) -> None:
     body = await worlds.same(query, {"bad": "not-a-uuid", "id": TARGETS[3].id})
     assert body["data"]["b"]["id"] == TARGETS[3].id
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert worlds.repeated == 2  # two root fields: graphql-core runs them together
     body = await worlds.same(LIST, {"outdialId": OUTDIAL, "first": 0})
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert worlds.repeated == 1  # the resolver raised: graphql-core ran it again and reported
     missing = str(uuid.UUID(int=999, version=4))
     body = await worlds.same(MARK, {"id": missing, "slot": 0})
     assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
@@ -531,6 +559,7 @@ async def test_broken_data_is_reported_as_graphql_core_reports_it(
     assert ("errors" in body) is (breakage not in COERCED)
     if "errors" in body:
         assert worlds.graphql_core_fields()[1] > 1  # the fast path handed the object back
+    assert (worlds.repeated == 0) is (breakage in COERCED)  # else the direct path gave way
 
 
 @pytest.mark.usefixtures("broken")
@@ -574,6 +603,41 @@ async def test_an_iterator_is_read_once_even_when_the_fast_path_gives_up(
     body = await worlds.same(query, {"o": BROKEN_OUTDIAL})
     assert len(body["data"]["outdialtargets"]["edges"]) == len(BROKEN_TARGETS)
     assert len(body["errors"]) == 1
+
+
+async def test_a_query_of_one_root_field_is_answered_directly(worlds: Worlds) -> None:
+    aliased = """query One($id: ID!) { it: outdialtarget(id: $id) { ...T __typename } }
+    fragment T on Outdialtarget { id status destination0 { type target } tmDelete }"""
+    unknown = str(uuid.UUID(int=12345, version=4))
+    for query, variables in [
+        (aliased, {"id": TARGETS[4].id}),
+        (aliased, {"id": TARGETS[7].id}),  # soft-deleted
+        (GET, {"id": TARGETS[5].id}),
+        (GET, {"id": unknown}),  # null (planned by the one before: null makes no plan)
+        (LIST, {"outdialId": OUTDIAL}),  # $first from its default
+        (LIST, {"outdialId": OUTDIAL, "status": "DONE", "first": 5}),
+    ]:
+        body = await worlds.same(query, variables)
+        assert "errors" not in body
+        assert worlds.repeated == 0, query
+    assert body["data"]["outdialtargets"]["edges"][0]["node"]["status"] == "DONE"
+
+
+async def test_what_the_direct_path_leaves_to_graphql_core(worlds: Worlds) -> None:
+    await worlds.same(GET, {"id": TARGETS[0].id})  # planned: what follows could go direct
+    assert worlds.repeated == 0
+    body = await worlds.same(GET, {"id": None})  # variables that do not coerce
+    assert "non-null type 'ID!' not to be None" in body["errors"][0]["message"]
+    body = await worlds.same(GET, {"id": "not-a-uuid"})  # a resolver that raises
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert worlds.repeated == 1
+    counted = """query($o: ID!) { outdialtargets(outdialId: $o, first: 2) {
+      totalCount edges { node { id } } } }"""  # a resolver below the root: no plan completes it
+    body = await worlds.same(counted, {"o": OUTDIAL})
+    assert body["data"]["outdialtargets"]["totalCount"] == 119
+    assert worlds.repeated and worlds.repeated > 1
+    await worlds.same(SKIP_INCLUDE, {"o": OUTDIAL, "yes": True, "no": False})  # directives
+    assert worlds.repeated == 1  # the root field (below it, plans made for this request)
 
 
 async def test_operation_hooks_still_run(worlds: Worlds) -> None:
@@ -643,6 +707,45 @@ def test_a_custom_scalar_never_sees_null() -> None:
         "odd": None,
         "fine": {"required": "<a>", "optional": None},
     }
+
+
+@strawberry.type
+class RootQuery:
+    loud: str = strawberry.field(resolver=lambda: "hi", extensions=[Shout()])
+
+    @strawberry.field
+    def greeting(self) -> Greeting:
+        return Greeting(plain="hi", loud="hi")
+
+
+@strawberry.type
+class RootMutation:
+    @strawberry.mutation
+    def greet(self) -> Greeting:
+        return Greeting(plain="hi", loud="hi")
+
+
+@pytest.mark.parametrize(
+    ("query", "direct"),
+    [
+        ("{ greeting { plain } }", True),
+        ("query Named { hello: greeting { ...G } } fragment G on Greeting { plain }", True),
+        ("{ loud }", False),  # a field extension
+        ("{ a: greeting { plain } b: greeting { plain } }", False),
+        ("{ __typename }", False),
+        ("{ ... on RootQuery { greeting { plain } } }", False),
+        ("mutation { greet { plain } }", False),
+    ],
+)
+def test_which_operations_can_take_the_direct_path(query: str, direct: bool) -> None:
+    built = strawberry.Schema(RootQuery, RootMutation)
+    document = graphql.parse(query)
+    operation = next(
+        d for d in document.definitions if isinstance(d, graphql.OperationDefinitionNode)
+    )
+    found = DirectQuery.of(built, document, operation, {})  # type: ignore[arg-type]
+    assert (found is not None) is direct
+    assert DirectQuery.of(built, document, operation, None) is None  # directives: no plans
 
 
 def test_a_field_extension_on_a_plain_attribute_still_runs() -> None:

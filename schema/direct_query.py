@@ -1,0 +1,253 @@
+"""A query of one root field, run without graphql-core's executor once its plan is known.
+
+Why: for `outdialtarget(id)` the executor's fixed cost per request (`Executor.build`, the
+resolve info, paths, the completion coroutines, incremental delivery's bookkeeping) and
+strawberry's resolver wrapper took more time than the resolver and the object's completion
+together (bench/README.md). For a query whose root is one field, the same steps run here
+once each, with graphql-core's and strawberry's own functions:
+- the variables coerced by graphql-core (`get_variable_values`), the field's arguments by
+  graphql-core (`get_argument_values`) and converted by strawberry (`get_arguments`);
+- the resolver called as strawberry calls it, with a strawberry `Info` over the resolve
+  info strawberry's execution context builds;
+- the value completed by the plan graphql-core's first execution of the document made
+  (schema.fast_execution), under the field's own list and non-null wrappers.
+
+Anything else gives way to the full execution, which runs the operation from scratch and
+answers it with graphql-core's own data and errors: a first request (no plan yet), variables
+or arguments that do not coerce, a resolver that raises, a value the plan does not vouch for.
+That is why only queries come here: running a query's resolver again is a second read, and
+it happens only on the way to an error (or to a value no plan completes).
+
+Fields with field extensions (permissions among them) or exception handlers, introspection,
+directives and several root fields (which the executor runs together, so their loads share a
+batch) always take the full execution. No resolve middleware runs on the HTTP path
+(server/execution.py), so none is skipped here. The resolve info carries no async helpers:
+a resolver asking for them fails, and gives way.
+
+It relies on strawberry 0.341's `_OperationContextAwareGraphQLResolveInfo` (the resolve info
+its execution context builds) and `GraphQLCoreConverter._get_field_exception_handlers`, and on
+the plan keys of schema.fast_execution; tests/test_fast_execution.py answers every operation
+both ways.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from inspect import isawaitable
+from typing import TYPE_CHECKING, Any
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    OperationDefinitionNode,
+    OperationType,
+    Undefined,
+)
+from graphql.execution.values import get_argument_values, get_variable_values
+from graphql.pyutils import Path
+from strawberry.execution import optimized_is_awaitable
+from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo
+from strawberry.schema.schema_converter import GraphQLCoreConverter, get_arguments
+from strawberry.types.field import StrawberryField
+
+from schema.fast_execution import Plans
+
+if TYPE_CHECKING:
+    from schema.root import OutdialSchema
+
+Complete = Callable[[Any], Any]
+MAX_COERCION_ERRORS = 50  # graphql-core's default: the same variables fail the same way
+
+_DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
+
+
+class _GiveWay(Exception):
+    """This request is answered by the full execution."""
+
+
+class DirectQuery:
+    """One operation of a prepared document: a query of one root field."""
+
+    def __init__(
+        self,
+        schema: OutdialSchema,
+        operation: OperationDefinitionNode,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        node: FieldNode,
+        plans: Plans,
+    ) -> None:
+        graphql_schema = schema._schema
+        root_type = graphql_schema.query_type
+        assert root_type is not None
+        self._field_def = root_type.fields[node.name.value]
+        self._field: StrawberryField = self._field_def.extensions[_DEFINITION]
+        self._schema = schema
+        self._graphql_schema = graphql_schema
+        self._root_type = root_type
+        self._operation = operation
+        self._fragments = dict(fragments)
+        self._node = node
+        self._nodes = [node]
+        self._response_name = node.alias.value if node.alias else node.name.value
+        self._path = Path(None, self._response_name, root_type.name)
+        self._plans = plans
+        self._complete: Complete | None = None
+        self._has_arguments = bool(self._field_def.args or node.arguments)
+
+    @classmethod
+    def of(
+        cls,
+        schema: OutdialSchema,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        plans: Plans | None,
+    ) -> DirectQuery | None:
+        """The direct path for `operation` of `document`, if it can take one (`plans`: the
+        document's shared plans, None when it has directives)."""
+        if plans is None or operation.operation is not OperationType.QUERY:
+            return None
+        selections = operation.selection_set.selections
+        if len(selections) != 1 or not isinstance(selections[0], FieldNode):
+            return None
+        node = selections[0]
+        root_type = schema._schema.query_type
+        if node.directives or node.name.value.startswith("__") or root_type is None:
+            return None
+        field_def = root_type.fields.get(node.name.value)
+        field = field_def.extensions.get(_DEFINITION) if field_def else None
+        if not isinstance(field, StrawberryField) or field.base_resolver is None:
+            return None
+        if field.extensions or schema.schema_converter._get_field_exception_handlers(field):
+            return None
+        fragments = {
+            definition.name.value: definition
+            for definition in document.definitions
+            if isinstance(definition, FragmentDefinitionNode)
+        }
+        return cls(schema, operation, fragments, node, plans)
+
+    async def run(
+        self,
+        context: object,
+        variables: dict[str, Any] | None,
+        extensions: dict[str, Any] | None,
+    ) -> ExecutionResult | None:
+        """The result graphql-core would give, or None: the full execution must answer."""
+        complete = self._complete or self._completer()
+        if complete is None:
+            return None
+        coerced = get_variable_values(
+            self._graphql_schema,
+            self._operation.variable_definitions or (),
+            variables or {},
+            max_errors=MAX_COERCION_ERRORS,
+        )
+        if isinstance(coerced, list):
+            return None
+        try:
+            arguments = (
+                get_argument_values(self._field_def, self._node, coerced)
+                if self._has_arguments
+                else {}
+            )
+            value = self._resolve(context, coerced.coerced, extensions, arguments)
+            if isawaitable(value):
+                value = await value
+            return ExecutionResult({self._response_name: complete(value)}, None)
+        except Exception:  # _GiveWay, or an error graphql-core reports its own way
+            return None
+
+    def _resolve(
+        self,
+        context: object,
+        variables: dict[str, Any],
+        extensions: dict[str, Any] | None,
+        arguments: dict[str, Any],
+    ) -> Any:
+        """As strawberry's resolver wrapper calls a field without extensions or handlers."""
+        raw_info = _OperationContextAwareGraphQLResolveInfo(
+            self._node.name.value,
+            self._nodes,
+            self._field_def.type,
+            self._root_type,
+            self._path,
+            self._graphql_schema,
+            self._fragments,
+            None,  # root value
+            self._operation,
+            variables,
+            context,
+            optimized_is_awaitable,
+            None,  # abort signal
+            None,  # async helpers
+            extensions,  # type: ignore[arg-type]  # None as strawberry passes it
+        )
+        info = self._schema.config.info_class(
+            _raw_info=raw_info,  # type: ignore[arg-type]  # what strawberry passes too
+            _field=self._field,
+        )
+        args, kwargs = get_arguments(
+            field=self._field,
+            source=None,
+            info=info,
+            kwargs=arguments,
+            config=self._schema.config,
+            scalar_registry=self._schema.schema_converter.scalar_registry,
+        )
+        return self._field.get_result(None, info=info, args=args, kwargs=kwargs)
+
+    def _completer(self) -> Complete | None:
+        """The field's completion, once graphql-core's first execution has planned it."""
+        self._complete = _completer(self._field_def.type, (id(self._node),), self._plans)
+        return self._complete
+
+
+def _completer(
+    type_: GraphQLOutputType, node_ids: tuple[int, ...], plans: Plans
+) -> Complete | None:
+    """complete_value for the field's type, as schema.fast_execution completes its fields."""
+    if isinstance(type_, GraphQLNonNull):
+        return _non_null(_present(type_.of_type, node_ids, plans))
+    present = _present(type_, node_ids, plans)
+    if present is None:
+        return None
+
+    def nullable(value: Any) -> Any:
+        return None if value is None or value is Undefined else present(value)
+
+    return nullable
+
+
+def _non_null(present: Complete | None) -> Complete | None:
+    if present is None:
+        return None
+
+    def non_null(value: Any) -> Any:
+        if value is None or value is Undefined:
+            raise _GiveWay  # graphql-core reports the null
+        return present(value)
+
+    return non_null
+
+
+def _present(type_: GraphQLOutputType, node_ids: tuple[int, ...], plans: Plans) -> Complete | None:
+    if isinstance(type_, GraphQLList):
+        item = _completer(type_.of_type, node_ids, plans)
+        if item is None:
+            return None
+
+        def complete_list(value: Any) -> list[Any]:
+            if type(value) is not list and type(value) is not tuple:
+                raise _GiveWay  # graphql-core also takes other iterables, and async ones
+            return [item(each) for each in value]
+
+        return complete_list
+    if isinstance(type_, GraphQLObjectType):
+        return plans.get((type_, node_ids))  # None: not planned yet, or no plan completes it
+    return None  # leaves, interfaces and unions: the full execution
