@@ -1,4 +1,5 @@
-"""A DataLoader whose batch costs one event-loop turn, not three.
+"""Loaders of targets by id: a DataLoader whose batch costs one event-loop turn, not three,
+and, for a request that runs one resolver, reads with nothing to wait for.
 
 Strawberry's DataLoader waits one turn for the loads of the current tick (`call_soon`),
 then creates the batch's task, which starts a turn later, and the loads' futures wake their
@@ -12,9 +13,14 @@ results, errors and cancellation are strawberry's own (`dispatch_batch`, `Batch`
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 from strawberry.dataloader import Batch, DataLoader, dispatch_batch, should_create_new_batch
+
+
+class Loader[K, T](Protocol):
+    def load(self, key: K) -> Awaitable[T]: ...
 
 
 class TickLoader[K, T](DataLoader[K, T]):
@@ -39,3 +45,18 @@ def _dispatch[K, T](loader: TickLoader[K, T], batch: Batch[K, T]) -> None:
     if not task.done():  # the store suspended: cancellable like strawberry's own task
         batch._dispatch_task = task
         task.add_done_callback(lambda _: setattr(batch, "_dispatch_task", None))
+
+
+class ReadAtOnce[K, T]:
+    """Each load is its own read, at once: a request that runs one resolver (server/execution.py,
+    schema.direct_query) has no other load to share a batch with, so waiting a turn for one
+    buys nothing. Values and errors as strawberry's batch gives them to a lone load."""
+
+    def __init__(self, load_fn: Callable[[Sequence[K]], Awaitable[Sequence[T | BaseException]]]):
+        self._load_fn = load_fn
+
+    async def load(self, key: K) -> T:
+        (value,) = await self._load_fn([key])
+        if isinstance(value, BaseException):
+            raise value
+        return value

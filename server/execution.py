@@ -144,7 +144,8 @@ class Operations:
         try:
             direct = self._direct(prepared, request.operation_name) if fast else None
             if direct is not None:
-                answered = await direct.run(context, request.variables, request.extensions)
+                alone = context.for_one_resolver()  # the original is left for the full run
+                answered = await direct.run(alone, request.variables, request.extensions)
                 if answered is not None:
                     return answered
             assert prepared.document is not None

@@ -85,6 +85,22 @@ async def test_asked_for_by_id_it_is_null_with_an_error_for_that_field_alone(
     assert BROKEN in error["message"]
 
 
+async def test_asked_for_alone_it_is_null_with_its_error(
+    gql: GraphQLClient, docs: RawDocuments
+) -> None:
+    await seed(docs, {"status": "paused"})
+    for target_id in (GOOD[0], BROKEN, GOOD[1], BROKEN):  # the same document, run warm
+        body = await gql.execute(ops.GET, id=target_id)
+        if target_id == BROKEN:
+            assert body["data"] == {"outdialtarget": None}
+            (error,) = body["errors"]
+            assert (error["path"], error["extensions"]) == (["outdialtarget"], ERROR_CODE)
+        else:
+            assert body == {"data": {"outdialtarget": body["data"]["outdialtarget"]}}
+            assert body["data"]["outdialtarget"]["id"] == target_id
+
+
+ERROR_CODE = {"code": "UNREADABLE_DOCUMENT"}
 WRITES = [
     (ops.UPDATE, {"input": {"name": "fixed?"}}),
     (ops.DELETE, {}),
