@@ -6,7 +6,8 @@ a one-target query takes to execute. Here the same steps run in the same order, 
 the document (persisted or by text, parsed and validated once), the operation and its type,
 validation errors, scopes, the request budgets with the request's variables, then graphql-core
 with the document's plans, errors shaped by the schema, and the metrics and request log the
-schema extensions would have written. Websockets keep strawberry's execution
+schema extensions would have written. A query of one root field skips graphql-core's executor
+once its plan is known (schema.direct_query). Websockets keep strawberry's execution
 (schema.prepared.PreparedDocuments), where the same budgets run as `RequestBudget`.
 """
 
