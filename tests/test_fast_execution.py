@@ -241,13 +241,19 @@ class World:
         return Context(service=self.service, broker=self.broker, scope=scope)
 
     async def respond(
-        self, query: str, variables: dict[str, Any] | None, scope: Scope | None
+        self,
+        query: str,
+        variables: dict[str, Any] | None,
+        scope: Scope | None,
+        operation_name: str | None = None,
     ) -> bytes:
         if self.operations is not None:
-            request = GraphQLRequestData(query, variables, None, None)
+            request = GraphQLRequestData(query, variables, operation_name, None)
             answer = await self.operations.run(request, self.context(scope), "POST")
             return response(answer.result)
-        result = await self.schema.execute(query, variables, context_value=self.context(scope))
+        result = await self.schema.execute(
+            query, variables, context_value=self.context(scope), operation_name=operation_name
+        )
         return response(result)
 
 
@@ -266,7 +272,11 @@ class Worlds:
     repeated: int | None = None  # those calls when the HTTP path answered a query again
 
     async def same(
-        self, query: str, variables: dict[str, Any] | None = None, scope: Scope | None = "write"
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        scope: Scope | None = "write",
+        operation_name: str | None = None,
     ) -> dict[str, Any]:
         """The response every world gives, after checking they give the same bytes.
 
@@ -276,12 +286,13 @@ class Worlds:
         answers = []
         for world in (self.slow, self.fast, self.http):
             self.ids.restart(self.operations)
-            answers.append(await world.respond(query, variables, scope))
+            answers.append(await world.respond(query, variables, scope, operation_name))
         assert answers[1] == answers[0]
         assert answers[2] == answers[0]
         if is_query(query):
             self.fields_run.pop(HTTPExecutionContext, None)
-            assert await self.http.respond(query, variables, scope) == answers[0]
+            again = await self.http.respond(query, variables, scope, operation_name)
+            assert again == answers[0]
             self.repeated = self.fields_run.pop(HTTPExecutionContext, 0)
         body: dict[str, Any] = orjson.loads(answers[0])
         return body
@@ -621,6 +632,15 @@ async def test_a_query_of_one_root_field_is_answered_directly(worlds: Worlds) ->
         assert "errors" not in body
         assert worlds.repeated == 0, query
     assert body["data"]["outdialtargets"]["edges"][0]["node"]["status"] == "DONE"
+    both = """query Counts($o: ID!) { outdialtargetCounts(outdialId: $o) { idle total } }
+    query Target($id: ID!) { outdialtarget(id: $id) { id name } }"""
+    for name, variables, root_field in [
+        ("Counts", {"o": OUTDIAL}, "outdialtargetCounts"),
+        ("Target", {"id": TARGETS[9].id}, "outdialtarget"),
+    ]:
+        body = await worlds.same(both, variables, operation_name=name)
+        assert list(body["data"]) == [root_field]
+        assert worlds.repeated == 0, name
 
 
 async def test_what_the_direct_path_leaves_to_graphql_core(worlds: Worlds) -> None:
