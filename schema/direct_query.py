@@ -10,13 +10,15 @@ once each, with graphql-core's and strawberry's own functions:
 - the resolver called as strawberry calls it, with a strawberry `Info` over the resolve
   info strawberry's execution context builds;
 - the value completed by the plan graphql-core's first execution of the document made
-  (schema.fast_execution), under the field's own list and non-null wrappers.
+  (schema.fast_execution), under the field's own list and non-null wrappers;
+- a resolver's error answered as graphql-core answers it for a root field: located at the
+  field, which is null (or the data, when the field is non-null).
 
 Anything else gives way to the full execution, which runs the operation from scratch and
 answers it with graphql-core's own data and errors: a first request (no plan yet), variables
-or arguments that do not coerce, a resolver that raises, a value the plan does not vouch for.
-That is why only queries come here: running a query's resolver again is a second read, and
-it happens only on the way to an error (or to a value no plan completes).
+or arguments that do not coerce (no resolver has run then), a value the plan does not vouch
+for. Only queries come here, because that last case runs the resolver again: for a query, a
+second read.
 
 Fields with field extensions (permissions among them) or exception handlers, introspection,
 directives and several root fields (which the executor runs together, so their loads share a
@@ -48,6 +50,7 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     Undefined,
+    located_error,
 )
 from graphql.execution.values import get_argument_values, get_variable_values
 from graphql.pyutils import Path
@@ -156,12 +159,28 @@ class DirectQuery:
                 if self._has_arguments
                 else {}
             )
+        except Exception:  # graphql-core reports it, before any resolver runs
+            return None
+        try:
             value = self._resolve(context, coerced.coerced, extensions, arguments)
             if isawaitable(value):
                 value = await value
+        except Exception as error:
+            return self._failed(error)
+        try:
             return ExecutionResult({self._response_name: complete(value)}, None)
         except Exception:  # _GiveWay, or an error graphql-core reports its own way
             return None
+
+    def _failed(self, error: Exception) -> ExecutionResult:
+        """graphql-core's answer when a root field's resolver raises (Executor.execute_field,
+        handle_field_error): the error located at the field, which is null, or the data is
+        when the field is non-null. Built here rather than by running the resolver again, so
+        that a store that fails slowly (a database down) is waited for once."""
+        located = located_error(error, self._nodes, self._path.as_list())
+        if isinstance(self._field_def.type, GraphQLNonNull):
+            return ExecutionResult(None, [located])
+        return ExecutionResult({self._response_name: None}, [located])
 
     def _resolve(
         self,

@@ -136,32 +136,11 @@ class Operations:
     async def _execute(
         self, prepared: Prepared, request: GraphQLRequestData, context: Context
     ) -> ExecutionResult:
-        executor = self._schema.execution_context_class
-        extra: dict[str, Any] = {"operation_extensions": request.extensions}
-        fast = issubclass(executor, FastExecutionContext)
-        if fast:
-            extra["plans"] = prepared.plans
         self._metrics.executing.inc()
         try:
-            direct = self._direct(prepared, request.operation_name) if fast else None
-            if direct is not None:
-                alone = context.for_one_resolver()  # the original is left for the full run
-                answered = await direct.run(alone, request.variables, request.extensions)
-                if answered is not None:
-                    return answered
-            assert prepared.document is not None
-            result = execute(
-                self._graphql_schema,
-                prepared.document,
-                context_value=context,
-                variable_values=request.variables,
-                operation_name=request.operation_name,
-                executor_class=executor,
-                is_awaitable=_IS_AWAITABLE,
-                **extra,
-            )
-            if isawaitable(result):
-                result = await result
+            result = await self._directly(prepared, request, context)
+            if result is None:
+                result = await self._fully(prepared, request, context)
         except Exception as error:  # as strawberry does: the error is shaped and logged
             result = ExecutionResult(None, [_coerced(error)])
         finally:
@@ -169,6 +148,38 @@ class Operations:
         if result.errors:
             self._schema.process_errors(result.errors)
         return result
+
+    async def _directly(
+        self, prepared: Prepared, request: GraphQLRequestData, context: Context
+    ) -> ExecutionResult | None:
+        """The answer of the operation's direct path (schema.direct_query), if it has one."""
+        if not issubclass(self._schema.execution_context_class, FastExecutionContext):
+            return None  # no plans
+        direct = self._direct(prepared, request.operation_name)
+        if direct is None:
+            return None
+        alone = context.for_one_resolver()  # the original is left for the full execution
+        return await direct.run(alone, request.variables, request.extensions)
+
+    async def _fully(
+        self, prepared: Prepared, request: GraphQLRequestData, context: Context
+    ) -> ExecutionResult:
+        executor = self._schema.execution_context_class
+        extra: dict[str, Any] = {"operation_extensions": request.extensions}
+        if issubclass(executor, FastExecutionContext):
+            extra["plans"] = prepared.plans
+        assert prepared.document is not None
+        result = execute(
+            self._graphql_schema,
+            prepared.document,
+            context_value=context,
+            variable_values=request.variables,
+            operation_name=request.operation_name,
+            executor_class=executor,
+            is_awaitable=_IS_AWAITABLE,
+            **extra,
+        )
+        return await result if isawaitable(result) else result
 
     def _direct(self, prepared: Prepared, operation_name: str | None) -> DirectQuery | None:
         """The operation's direct path (schema.direct_query), made once per document."""
