@@ -14,30 +14,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 import orjson
 from starlette.types import ASGIApp, Message
 
-from bench.graphql_vs_plain import (
-    JSON,
-    OUTDIAL,
-    Call,
-    bench_app,
-    cases_for,
-    fake_targets,
-    in_memory,
-    variants,
-)
-from server.runtime import Runtime
-from server.settings import Settings
+from bench.graphql_vs_plain import JSON, Call, seeded_app, variants
 
 
 async def call(app: ASGIApp, request: Call) -> tuple[int, bytes]:
@@ -90,17 +77,9 @@ async def cpu_per_request(app: ASGIApp, request: Call, requests: int, runs: int)
 
 
 async def main_async(args: argparse.Namespace, data_dir: Path) -> str:
-    settings = Settings.from_env({**os.environ, "DATA_DIR": str(data_dir)})
-    app = bench_app(settings)
     lines = [f"{'case':<8} {'variant':<16} {'cpu µs':>8} {'extra':>8} {'ratio':>6}"]
-    async with AsyncExitStack() as stack:
-        await stack.enter_async_context(app.router.lifespan_context(app))
-        runtime: Runtime = app.state.runtime
-        targets = fake_targets(OUTDIAL, args.targets)
-        await runtime.storage.repository.create(targets=targets)
-        if args.store == "memory":
-            app.state.runtime = in_memory(runtime, targets, settings)
-        for case in cases_for(targets[len(targets) // 2].id):
+    async with seeded_app(data_dir, args.targets, args.store) as (app, cases):
+        for case in cases:
             calls = variants(case.query, case.variables, case.plain_path)
             hashed = orjson.loads(calls["APQ POST (hash)"].body or b"{}")
             register = orjson.dumps({"query": case.query, **hashed})

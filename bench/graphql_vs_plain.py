@@ -400,17 +400,25 @@ def report(results: dict[tuple[str, str], Timings]) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def main_async(args: argparse.Namespace, data_dir: Path) -> str:
+@asynccontextmanager
+async def seeded_app(
+    data_dir: Path, targets: int, store: str
+) -> AsyncIterator[tuple[Starlette, list[Case]]]:
+    """The bench app, running, its outdial filled; and the cases to measure against it."""
     settings = Settings.from_env({**os.environ, "DATA_DIR": str(data_dir)})
     app = bench_app(settings)
-    async with AsyncExitStack() as stack:
-        await stack.enter_async_context(app.router.lifespan_context(app))
+    async with app.router.lifespan_context(app):
         runtime: Runtime = app.state.runtime
-        targets = fake_targets(OUTDIAL, args.targets)
-        await runtime.storage.repository.create(targets=targets)
-        if args.store == "memory":
-            app.state.runtime = in_memory(runtime, targets, settings)
-        cases = cases_for(targets[len(targets) // 2].id)
+        filled = fake_targets(OUTDIAL, targets)
+        await runtime.storage.repository.create(targets=filled)
+        if store == "memory":
+            app.state.runtime = in_memory(runtime, filled, settings)
+        yield app, cases_for(filled[len(filled) // 2].id)
+
+
+async def main_async(args: argparse.Namespace, data_dir: Path) -> str:
+    async with AsyncExitStack() as stack:
+        app, cases = await stack.enter_async_context(seeded_app(data_dir, args.targets, args.store))
         port = await stack.enter_async_context(serve_over_loopback(app))
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http_client:
             for case in cases:
