@@ -23,8 +23,8 @@ second read.
 Fields with field extensions (permissions among them) or exception handlers, introspection,
 directives and several root fields (which the executor runs together, so their loads share a
 batch) always take the full execution. No resolve middleware runs on the HTTP path
-(server/execution.py), so none is skipped here. The resolve info carries no async helpers:
-a resolver asking for them fails, and gives way.
+(server/execution.py), so none is skipped here. The resolve info carries no async helpers
+(the executor's): a resolver that uses them gives way.
 
 It relies on strawberry 0.341's `_OperationContextAwareGraphQLResolveInfo` (the resolve info
 its execution context builds) and `GraphQLCoreConverter._get_field_exception_handlers`, and on
@@ -72,6 +72,17 @@ _DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
 
 class _GiveWay(Exception):
     """This request is answered by the full execution."""
+
+
+class _NoAsyncHelpers:
+    """Stands in for the executor's async helpers, which only the executor has: a resolver that
+    uses them gives way to the full execution."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise _GiveWay
+
+
+_NO_ASYNC_HELPERS = _NoAsyncHelpers()
 
 
 class DirectQuery:
@@ -165,6 +176,8 @@ class DirectQuery:
             value = self._resolve(context, coerced.coerced, extensions, arguments)
             if isawaitable(value):
                 value = await value
+        except _GiveWay:
+            return None
         except Exception as error:
             return self._failed(error)
         try:
@@ -204,7 +217,7 @@ class DirectQuery:
             context,
             optimized_is_awaitable,
             None,  # abort signal
-            None,  # async helpers
+            _NO_ASYNC_HELPERS,
             extensions,  # type: ignore[arg-type]  # None as strawberry passes it
         )
         info = self._schema.config.info_class(

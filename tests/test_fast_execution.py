@@ -799,6 +799,40 @@ def test_which_operations_can_take_the_direct_path(query: str, direct: bool) -> 
     assert DirectQuery.of(built, document, operation, None) is None  # directives: no plans
 
 
+@strawberry.type
+class HelperQuery:
+    @strawberry.field
+    async def plain(self) -> Greeting:
+        return Greeting(plain="hi", loud="hi")
+
+    @strawberry.field
+    async def gathered(self, info: strawberry.Info) -> Greeting:
+        async def greet() -> Greeting:
+            return Greeting(plain="hey", loud="hey")
+
+        (greeting,) = await info._raw_info.async_helpers.gather([greet()])
+        return greeting
+
+
+@pytest.mark.parametrize("root_field", ["plain", "gathered"])
+async def test_a_resolver_using_the_executors_async_helpers_gives_way(root_field: str) -> None:
+    built = strawberry.Schema(HelperQuery)
+    document = graphql.parse(f"{{ {root_field} {{ plain }} }}")
+    (operation,) = document.definitions
+    assert isinstance(operation, graphql.OperationDefinitionNode)
+    plans: fast_execution.Plans = {}
+    expected = await graphql.execute(  # type: ignore[misc]  # graphql-core plans it
+        built._schema, document, executor_class=FastExecutionContext, plans=plans
+    )
+    assert not expected.errors
+    direct = DirectQuery.of(built, document, operation, plans)  # type: ignore[arg-type]
+    assert direct is not None
+    answered = await direct.run(None, None, None)
+    assert (answered is None) is (root_field == "gathered")
+    if answered is not None:
+        assert answered == expected
+
+
 def test_a_field_extension_on_a_plain_attribute_still_runs() -> None:
     quick = strawberry.Schema(GreetingQuery, execution_context_class=FastExecutionContext)
     result = quick.execute_sync("{ greeting { plain loud } }")
