@@ -34,7 +34,7 @@ both ways.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
@@ -43,13 +43,11 @@ from graphql import (
     ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
-    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     OperationDefinitionNode,
     OperationType,
-    Undefined,
     located_error,
 )
 from graphql.execution.values import get_argument_values, get_variable_values
@@ -59,12 +57,11 @@ from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo
 from strawberry.schema.schema_converter import GraphQLCoreConverter, get_arguments
 from strawberry.types.field import StrawberryField
 
-from schema.fast_execution import Plans
+from schema.fast_execution import Complete, Plans, completer
 
 if TYPE_CHECKING:
     from schema.root import OutdialSchema
 
-Complete = Callable[[Any], Any]
 MAX_COERCION_ERRORS = 50  # graphql-core's default: the same variables fail the same way
 
 _DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
@@ -182,7 +179,7 @@ class DirectQuery:
             return self._failed(error)
         try:
             return ExecutionResult({self._response_name: complete(value)}, None)
-        except Exception:  # _GiveWay, or an error graphql-core reports its own way
+        except Exception:  # the plan gave up, or met an error graphql-core reports its own way
             return None
 
     def _failed(self, error: Exception) -> ExecutionResult:
@@ -236,50 +233,12 @@ class DirectQuery:
 
     def _completer(self) -> Complete | None:
         """The field's completion, once graphql-core's first execution has planned it."""
-        self._complete = _completer(self._field_def.type, (id(self._node),), self._plans)
+        node_ids = (id(self._node),)
+
+        def planned(type_: GraphQLOutputType) -> Complete | None:
+            if isinstance(type_, GraphQLObjectType):  # None: not planned yet, or no plan fits
+                return self._plans.get((type_, node_ids))
+            return None  # leaves, interfaces and unions: the full execution
+
+        self._complete = completer(self._field_def.type, planned)
         return self._complete
-
-
-def _completer(
-    type_: GraphQLOutputType, node_ids: tuple[int, ...], plans: Plans
-) -> Complete | None:
-    """complete_value for the field's type, as schema.fast_execution completes its fields."""
-    if isinstance(type_, GraphQLNonNull):
-        return _non_null(_present(type_.of_type, node_ids, plans))
-    present = _present(type_, node_ids, plans)
-    if present is None:
-        return None
-
-    def nullable(value: Any) -> Any:
-        return None if value is None or value is Undefined else present(value)
-
-    return nullable
-
-
-def _non_null(present: Complete | None) -> Complete | None:
-    if present is None:
-        return None
-
-    def non_null(value: Any) -> Any:
-        if value is None or value is Undefined:
-            raise _GiveWay  # graphql-core reports the null
-        return present(value)
-
-    return non_null
-
-
-def _present(type_: GraphQLOutputType, node_ids: tuple[int, ...], plans: Plans) -> Complete | None:
-    if isinstance(type_, GraphQLList):
-        item = _completer(type_.of_type, node_ids, plans)
-        if item is None:
-            return None
-
-        def complete_list(value: Any) -> list[Any]:
-            if type(value) is not list and type(value) is not tuple:
-                raise _GiveWay  # graphql-core also takes other iterables, and async ones
-            return [item(each) for each in value]
-
-        return complete_list
-    if isinstance(type_, GraphQLObjectType):
-        return plans.get((type_, node_ids))  # None: not planned yet, or no plan completes it
-    return None  # leaves, interfaces and unions: the full execution

@@ -178,32 +178,12 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return Step(response_name, _reader(field), complete, attribute, _inline(field_def.type))
 
     def _completer(self, type_: GraphQLOutputType, details: FieldDetailsList) -> Complete | None:
-        if isinstance(type_, GraphQLNonNull):
-            return self._present_completer(type_.of_type, details)
-        present = self._present_completer(type_, details)
-        if present is None:
-            return None
+        return completer(type_, lambda named: self._named_completer(named, details))
 
-        def nullable(value: Any) -> Any:
-            return None if value is None or value is Undefined else present(value)
-
-        return nullable
-
-    def _present_completer(
+    def _named_completer(
         self, type_: GraphQLOutputType, details: FieldDetailsList
     ) -> Complete | None:
-        """Completes a value that must not be null (None makes it give up)."""
-        if isinstance(type_, GraphQLList):
-            item = self._completer(type_.of_type, details)
-            if item is None:
-                return None
-
-            def complete_list(value: Any) -> list[Any]:
-                if type(value) is not list and type(value) is not tuple:
-                    raise _GiveUp
-                return [item(each) for each in value]
-
-            return complete_list
+        """Completes a value of a named type that must not be null (None makes it give up)."""
         if isinstance(type_, GraphQLScalarType | GraphQLEnumType):
             return self._leaf(type_)
         if isinstance(type_, GraphQLObjectType):
@@ -238,6 +218,41 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if names is not None:
             return lambda value: names[value._value_] if type(value) is members else coerce(value)
         return coerce
+
+
+def completer(
+    type_: GraphQLOutputType, named: Callable[[GraphQLOutputType], Complete | None]
+) -> Complete | None:
+    """complete_value for `type_`: its non-null and list wrappers around `named`, the
+    completion of its named type (which must give up on None); None when there is none."""
+    if isinstance(type_, GraphQLNonNull):
+        return _present_completer(type_.of_type, named)
+    present = _present_completer(type_, named)
+    if present is None:
+        return None
+
+    def nullable(value: Any) -> Any:
+        return None if value is None or value is Undefined else present(value)
+
+    return nullable
+
+
+def _present_completer(
+    type_: GraphQLOutputType, named: Callable[[GraphQLOutputType], Complete | None]
+) -> Complete | None:
+    """Completes a value that must not be null (None makes it give up)."""
+    if isinstance(type_, GraphQLList):
+        item = completer(type_.of_type, named)
+        if item is None:
+            return None
+
+        def complete_list(value: Any) -> list[Any]:
+            if type(value) is not list and type(value) is not tuple:
+                raise _GiveUp  # graphql-core also takes other iterables, and async ones
+            return [item(each) for each in value]
+
+        return complete_list
+    return named(type_)
 
 
 def _itself(value: Any) -> Any:
@@ -398,4 +413,11 @@ def has_directives(nodes: tuple[Node, ...]) -> bool:
     return False
 
 
-__all__ = ["SHARED_OPERATIONS", "FastExecutionContext", "Plans", "has_directives"]
+__all__ = [
+    "SHARED_OPERATIONS",
+    "Complete",
+    "FastExecutionContext",
+    "Plans",
+    "completer",
+    "has_directives",
+]
