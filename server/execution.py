@@ -152,11 +152,18 @@ class Operations:
     async def _directly(
         self, prepared: Prepared, request: GraphQLRequestData, context: Context
     ) -> ExecutionResult | None:
-        """The answer of the operation's direct path (schema.direct_query), if it has one."""
+        """The answer of the operation's direct path (schema.direct_query), if it has one;
+        the path is found once per document and operation name."""
         if not issubclass(self._schema.execution_context_class, FastExecutionContext):
             return None  # no plans
-        direct = self._direct(prepared, request.operation_name)
-        if direct is None:
+        key = (DirectQuery, request.operation_name)
+        if key not in prepared.memo:
+            operation = prepared.operation(request.operation_name)
+            assert prepared.document is not None and operation is not None
+            found = DirectQuery.of(self._schema, prepared.document, operation, prepared.plans)
+            prepared.memo[key] = found
+        direct = prepared.memo[key]
+        if not isinstance(direct, DirectQuery):
             return None
         alone = context.for_one_resolver()  # the original is left for the full execution
         return await direct.run(alone, request.variables, request.extensions)
@@ -180,17 +187,6 @@ class Operations:
             **extra,
         )
         return await result if isawaitable(result) else result
-
-    def _direct(self, prepared: Prepared, operation_name: str | None) -> DirectQuery | None:
-        """The operation's direct path (schema.direct_query), made once per document."""
-        key = (DirectQuery, operation_name)
-        if key not in prepared.memo:
-            operation = prepared.operation(operation_name)
-            assert prepared.document is not None and operation is not None
-            found = DirectQuery.of(self._schema, prepared.document, operation, prepared.plans)
-            prepared.memo[key] = found
-        direct = prepared.memo[key]
-        return direct if isinstance(direct, DirectQuery) else None
 
 
 class _RefusedByType(Exception):
