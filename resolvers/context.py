@@ -33,7 +33,8 @@ class Context:
 
     @cached_property
     def targets(self) -> Loader[str, Target | None]:
-        """Batches the reads of one tick into one query; made when a resolver first loads.
+        """Batches the reads of one tick into one query (unless `batch_loads` is False: then
+        each read is made at once); made when a resolver first loads.
 
         No cache: a websocket connection keeps its context for its whole life, and must not
         answer later queries from old reads."""
