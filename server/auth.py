@@ -114,14 +114,25 @@ class Authenticator:
             )
 
 
+def scope_refusal(
+    scope: Scope | None, operation_type: OperationType | None = None
+) -> Unauthenticated | Forbidden | None:
+    """What refuses a caller with `scope` before any resolver runs: no valid token at all, or
+    (once the operation's type is known) a mutation without the write scope."""
+    if scope is None:
+        return Unauthenticated("a valid bearer token is required")
+    if operation_type is OperationType.MUTATION and scope != "write":
+        return Forbidden("mutations need a token with the write scope")
+    return None
+
+
 class ScopeCheck(SchemaExtension):
     """Once per operation, before any resolver: mutations need the write scope."""
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context.context
         scope = context.scope if isinstance(context, Context) else None
-        if scope is None:
-            raise Unauthenticated("a valid bearer token is required")
-        if self.execution_context.operation_type is OperationType.MUTATION and scope != "write":
-            raise Forbidden("mutations need a token with the write scope")
+        refusal = scope_refusal(scope, self.execution_context.operation_type)
+        if refusal is not None:
+            raise refusal
         yield

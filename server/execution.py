@@ -25,13 +25,14 @@ from strawberry.http import GraphQLRequestData
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from domain.errors import Forbidden, OutdialError, Unauthenticated
+from domain.errors import OutdialError
 from resolvers.context import Context
 from schema.direct_query import DirectQuery
 from schema.fast_execution import FastExecutionContext
 from schema.prepared import Prepared
 from schema.root import OutdialSchema
 from server import http_compliance as http
+from server.auth import scope_refusal
 from server.budget import Budget
 from server.metrics import Metrics, outcome_of
 from server.persisted import BAD_REQUEST, MissingQuery, PersistedQueries, Refused
@@ -62,9 +63,10 @@ class Operations:
         self._budget = budget
 
     async def run(self, request: GraphQLRequestData, context: Context, method: str) -> Answer:
-        if context.scope is None:  # before anything, so strangers learn and register nothing
-            self._metrics.refused(Unauthenticated.code, request.operation_name)
-            return Answer(_refusal(Unauthenticated("a valid bearer token is required")))
+        # Before anything, so strangers learn and register nothing.
+        if unauthenticated := scope_refusal(context.scope):
+            self._metrics.refused(unauthenticated.code, request.operation_name)
+            return Answer(_refusal(unauthenticated))
         try:
             resolved = self._persisted.resolve(request.query, request.extensions)
         except MissingQuery as missing:
@@ -107,8 +109,8 @@ class Operations:
             raise _RefusedByType(_SUBSCRIPTION_OVER_HTTP, kind.value)
         if prepared.errors:
             return ExecutionResult(None, list(prepared.errors)), kind.value
-        if kind is OperationType.MUTATION and context.scope != "write":
-            return _refusal(Forbidden("mutations need a token with the write scope")), kind.value
+        if forbidden := scope_refusal(context.scope, kind):
+            return _refusal(forbidden), kind.value
         if over_budget := self._over_budget(prepared, request):
             return over_budget, kind.value
         return await self._execute(prepared, request, context), kind.value

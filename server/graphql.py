@@ -15,11 +15,10 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UnsetType
 
-from domain.errors import Unauthenticated
 from resolvers.context import Context
 from schema.root import OutdialSchema
 from server import http_compliance as http
-from server.auth import Authenticator
+from server.auth import Authenticator, scope_refusal
 from server.budget import Budget
 from server.execution import Answer, Operations
 from server.graphiql import STATIC_PATH, graphiql_html
@@ -123,9 +122,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         context.scope = self.authenticator.connection_scope(
             context.scope, context.connection_params
         )
-        if context.scope is None:
-            self.metrics.refused(Unauthenticated.code)
-            error = Unauthenticated("a valid bearer token is required")
+        if error := scope_refusal(context.scope):
+            self.metrics.refused(error.code)
             raise ConnectionRejectionError({"message": error.message, **error.extensions})
         return UnsetType()  # acknowledge with no payload
 
