@@ -22,8 +22,13 @@ def earlier(moment: datetime, milliseconds: int) -> str:
     return format_time(moment - timedelta(milliseconds=milliseconds))
 
 
+def later(moment: str, delta: timedelta) -> str:
+    """The stored time `delta` after the stored time `moment` (both UTC text)."""
+    return (datetime.strptime(moment, TIME_FORMAT) + delta).strftime(TIME_FORMAT)
+
+
 def next_update(previous: str, now: str) -> str:
     """A write's tm_update: its clock time, or just after `previous` when that is not later."""
     if now > previous:
         return now
-    return format_time(datetime.strptime(previous, TIME_FORMAT) + timedelta(microseconds=1))
+    return later(previous, timedelta(microseconds=1))

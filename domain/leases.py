@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from domain import clock, states, validation
 from domain.models import Status, Target
@@ -27,8 +27,7 @@ def expiry(tm_update: str, milliseconds: int | None) -> str | None:
     """When a lease of `milliseconds` taken at `tm_update` lapses; None: it never does."""
     if milliseconds is None:
         return None
-    moment = datetime.strptime(tm_update, clock.TIME_FORMAT) + timedelta(milliseconds=milliseconds)
-    return moment.strftime(clock.TIME_FORMAT)
+    return clock.later(tm_update, timedelta(milliseconds=milliseconds))
 
 
 def holds(target: Target, token: str, now: str) -> bool:
