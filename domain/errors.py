@@ -87,7 +87,6 @@ class IdsTaken(Exception):
 
     def __init__(self, target_ids: Iterable[str]) -> None:
         super().__init__(", ".join(sorted(target_ids)))
-        self.target_ids = frozenset(target_ids)
 
 
 class Conflict(OutdialError):
