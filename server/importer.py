@@ -269,16 +269,7 @@ def _check_address(name: str, raw: object) -> None:
 
 def _validated(target: Target) -> Target:
     target_id = validation.uuid_arg(target.id, "id")
-    draft = validation.draft(
-        TargetDraft(
-            outdial_id=target.outdial_id,
-            name=target.name,
-            detail=target.detail,
-            data=target.data,
-            destinations=target.destinations,
-        ),
-        "doc",
-    )
+    draft = validation.draft(_draft_of(target), "doc")
     return dataclasses.replace(
         target,
         id=target_id,
