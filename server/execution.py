@@ -25,7 +25,6 @@ from strawberry.http import GraphQLRequestData
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from domain.errors import OutdialError
 from resolvers.context import Context
 from schema.direct_query import DirectQuery
 from schema.fast_execution import FastExecutionContext
@@ -66,7 +65,7 @@ class Operations:
         # Before anything, so strangers learn and register nothing.
         if unauthenticated := scope_refusal(context.scope):
             self._metrics.refused(unauthenticated.code, request.operation_name)
-            return Answer(_refusal(unauthenticated))
+            return Answer(http.request_error(unauthenticated))
         try:
             resolved = self._persisted.resolve(request.query, request.extensions)
         except MissingQuery as missing:
@@ -110,7 +109,7 @@ class Operations:
         if prepared.errors:
             return ExecutionResult(None, list(prepared.errors)), kind.value
         if forbidden := scope_refusal(context.scope, kind):
-            return _refusal(forbidden), kind.value
+            return http.request_error(forbidden), kind.value
         if over_budget := self._over_budget(prepared, request):
             return over_budget, kind.value
         return await self._execute(prepared, request, context), kind.value
@@ -195,15 +194,9 @@ class _RefusedByType(Exception):
     """No operation of that name, or one of a type this method does not run."""
 
     def __init__(self, reason: str, kind: str, status: int | None = None) -> None:
-        self.result = _refusal(reason)
+        self.result = http.request_error(reason)
         self.kind = kind
         self.status = status  # answered with this HTTP status instead of a GraphQL error
-
-
-def _refusal(error: OutdialError | str) -> ExecutionResult:
-    """A request error (no data) for an error of ours or a bad document's reason."""
-    refused = http.request_error(error)
-    return ExecutionResult(None, refused.errors)
 
 
 def _coerced(error: Exception) -> GraphQLError:

@@ -8,10 +8,8 @@ from __future__ import annotations
 import re
 
 import orjson
-from graphql import ExecutionResult as CoreResult
-from graphql import GraphQLError
+from graphql import ExecutionResult, GraphQLError
 from starlette.responses import Response
-from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from domain.errors import OutdialError
@@ -115,15 +113,12 @@ def request_error(error: OutdialError | str) -> ExecutionResult:
     """A request refused before execution: no data, one error (a bare message is a bad document)."""
     if isinstance(error, str):
         return ExecutionResult(
-            data=None,
-            errors=[GraphQLError(error, extensions={"code": "GRAPHQL_VALIDATION_FAILED"})],
+            None, [GraphQLError(error, extensions={"code": "GRAPHQL_VALIDATION_FAILED"})]
         )
-    return ExecutionResult(
-        data=None, errors=[GraphQLError(error.message, extensions=error.extensions)]
-    )
+    return ExecutionResult(None, [GraphQLError(error.message, extensions=error.extensions)])
 
 
-def is_request_error(result: ExecutionResult | CoreResult) -> bool:
+def is_request_error(result: ExecutionResult) -> bool:
     """No execution started (parse, validation, variables, auth): no `data` entry at all."""
     return (
         result.data is None
@@ -132,7 +127,7 @@ def is_request_error(result: ExecutionResult | CoreResult) -> bool:
     )
 
 
-def request_error_status(result: ExecutionResult | CoreResult) -> int:
+def request_error_status(result: ExecutionResult) -> int:
     code = (result.errors[0].extensions or {}).get("code") if result.errors else None
     return _REQUEST_ERROR_STATUS.get(str(code), 400)
 
