@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import strawberry
 
 from domain import validation
@@ -58,12 +60,7 @@ def connection(
     edges = [
         OutdialtargetEdge(cursor=service.cursor(t), node=Outdialtarget.of(t)) for t in page.targets
     ]
-    page_info = PageInfo(
-        has_next_page=page.has_next_page,
-        end_cursor=edges[-1].cursor if edges else None,
-        has_previous_page=page.has_previous_page,
-        start_cursor=edges[0].cursor if edges else None,
-    )
+    page_info = page_info_of(edges, page.has_next_page, page.has_previous_page)
 
     async def count_all() -> int:
         return await service.total(scope)
@@ -83,13 +80,19 @@ async def outdials(
         )
         for outdial_id, counts in page.outdials
     ]
-    page_info = PageInfo(
-        has_next_page=page.has_next_page,
-        has_previous_page=page.has_previous_page,
+    page_info = page_info_of(edges, page.has_next_page, page.has_previous_page)
+    return OutdialSummaryConnection(edges=edges, page_info=page_info)
+
+
+def page_info_of(
+    edges: Sequence[OutdialtargetEdge | OutdialSummaryEdge], has_next: bool, has_previous: bool
+) -> PageInfo:
+    return PageInfo(
+        has_next_page=has_next,
+        has_previous_page=has_previous,
         start_cursor=edges[0].cursor if edges else None,
         end_cursor=edges[-1].cursor if edges else None,
     )
-    return OutdialSummaryConnection(edges=edges, page_info=page_info)
 
 
 async def outdialtarget_counts(info: Info, outdial_id: strawberry.ID) -> OutdialtargetCounts:
