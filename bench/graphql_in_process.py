@@ -21,10 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
+import httpx
 from starlette.types import ASGIApp, Message
 
-from bench.graphql_vs_plain import JSON, Call, seeded_app, variants
+from bench.graphql_vs_plain import JSON, Call, seeded_app, variants, verify
 
 
 async def call(app: ASGIApp, request: Call) -> tuple[int, bytes]:
@@ -80,10 +80,11 @@ async def main_async(args: argparse.Namespace, data_dir: Path) -> str:
     lines = [f"{'case':<8} {'variant':<16} {'cpu µs':>8} {'extra':>8} {'ratio':>6}"]
     async with seeded_app(data_dir, args.targets, args.store) as (app, cases):
         for case in cases:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app), base_url="http://127.0.0.1"
+            ) as client:
+                await verify(client, case)  # same content as the plain route; APQ registered
             calls = variants(case.query, case.variables, case.plain_path)
-            hashed = orjson.loads(calls["APQ POST (hash)"].body or b"{}")
-            register = orjson.dumps({"query": case.query, **hashed})
-            await call(app, Call("POST", "/graphql", register))
             results = {}
             for name, request in calls.items():
                 status, body = await call(app, request)
