@@ -16,15 +16,15 @@ from domain.listing import ListScope, OutdialTargets
 from domain.models import Status, Target
 from domain.paging import Cursor
 from storage.documents import (
+    UnreadableDocument,
     UnreadableLog,
     changed_fields,
     key_of,
-    target_from_document,
     target_to_document,
 )
 from storage.sqlite import queries, writes
 from storage.sqlite.database import SqliteDatabase
-from storage.sqlite.rows import document_of, row_of, target_of
+from storage.sqlite.rows import document_of, read, row_of, target_of
 
 _MAX_VARIABLES = 500
 _EXPORT_BATCH = 1000
@@ -110,8 +110,10 @@ class SqliteTargetRepository:
             if isinstance(stored, UnreadableTarget) or not _unchanged(stored, current):
                 return None
             doc |= changed_fields(stored, after)
-            writes.rewrite(connection, doc, current.id)
-            return target_from_document(doc)
+            written = writes.rewrite(connection, doc, current.id)
+            if isinstance(written, UnreadableDocument):
+                raise written  # as reading it again would: the write's savepoint is rolled back
+            return written
 
         return await self._database.write(write)
 
@@ -141,7 +143,7 @@ class SqliteTargetRepository:
                     lease_ms=lease_ms,
                 )
                 doc = document_of(text) | changed_fields(before, after)
-                connection.execute(queries.REWRITE, (*row_of(doc), before.id))
+                connection.execute(queries.REWRITE, (*row_of(doc, read(doc)), before.id))
                 claimed.append((after, slot))
             return claimed
 
