@@ -20,6 +20,7 @@ from storage.documents import (
     UnreadableLog,
     changed_fields,
     key_of,
+    target_from_document,
     target_to_document,
 )
 from storage.sqlite import queries, writes
@@ -48,7 +49,8 @@ class SqliteTargetRepository:
         found: dict[str, Target | UnreadableTarget] = {}
         unique = list(dict.fromkeys(target_ids))
         for start in range(0, len(unique), _MAX_VARIABLES):
-            for text in _docs_by_id(self._database.reader, unique[start : start + _MAX_VARIABLES]):
+            batch = unique[start : start + _MAX_VARIABLES]
+            for _, text in _docs_by_id(self._database.reader, batch):
                 doc = document_of(text)
                 found[key_of(doc)] = self._unreadable.read(doc)
         return found
@@ -98,7 +100,7 @@ class SqliteTargetRepository:
             await self._database.write(lambda connection: writes.insert(connection, docs))
         except sqlite3.IntegrityError:
             stored = _docs_by_id(self._database.reader, [t.id for t in targets])
-            raise IdsTaken(key_of(document_of(text)) for text in stored) from None
+            raise IdsTaken(key_of(document_of(text)) for _, text in stored) from None
 
     async def replace(self, *, current: Target, after: Target) -> Target | None:
         def write(connection: sqlite3.Connection) -> Target | None:
@@ -131,7 +133,8 @@ class SqliteTargetRepository:
         def write(connection: sqlite3.Connection) -> list[tuple[Target, int]]:
             claimed = []
             for text in _available_docs(connection, rules, cutoff, limit):
-                before = target_of(text)
+                doc = document_of(text)
+                before = target_from_document(doc)
                 slot = claim.slot_to_dial(before, rules)
                 if slot is None:
                     continue
@@ -142,7 +145,7 @@ class SqliteTargetRepository:
                     token=leases.new_token(),
                     lease_ms=lease_ms,
                 )
-                doc = document_of(text) | changed_fields(before, after)
+                doc |= changed_fields(before, after)
                 connection.execute(queries.REWRITE, (*row_of(doc, read(doc)), before.id))
                 claimed.append((after, slot))
             return claimed
@@ -178,9 +181,10 @@ def _unchanged(stored: Target, current: Target) -> bool:
     )
 
 
-def _docs_by_id(connection: sqlite3.Connection, target_ids: Sequence[str]) -> list[str]:
+def _docs_by_id(connection: sqlite3.Connection, target_ids: Sequence[str]) -> list[tuple[str, str]]:
+    """(id, doc) of each stored target among `target_ids`."""
     query = queries.docs_by_id(len(target_ids))
-    return [text for (text,) in connection.execute(query, list(target_ids))]
+    return [(target_id, text) for target_id, text in connection.execute(query, list(target_ids))]
 
 
 def _available_docs(
@@ -189,7 +193,7 @@ def _available_docs(
     """The first `limit` available targets in claim order, from per-slot index lookups only."""
     heads = sorted(set(_candidate_keys(connection, rules, cutoff, limit)))[:limit]
     ids = [target_id for _, target_id in heads]
-    by_id = {target_of(text).id: text for text in _docs_by_id(connection, ids)} if ids else {}
+    by_id = dict(_docs_by_id(connection, ids)) if ids else {}
     return [by_id[target_id] for target_id in ids if target_id in by_id]
 
 
