@@ -16,7 +16,6 @@ logger = logging.getLogger("outdial.storage")
 Document = dict[str, Any]
 
 TIME_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}")
-_TEXT_FIELDS = ("name", "detail", "data")
 _ADDRESS_TEXTS = ("target", "target_name", "name", "detail")
 _STATUSES = {status.value: status for status in Status}
 _ADDRESS_TYPES = {kind.value: kind for kind in AddressType}

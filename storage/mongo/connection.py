@@ -25,6 +25,7 @@ class MongoStorage:
     collection: Collection
     repository: TargetRepository
     unreadable: UnreadableLog
+    change_streams: bool  # a replica set or a mongos, as `hello` said when prepared
 
     @classmethod
     async def prepare(cls, database: Database) -> MongoStorage:
@@ -38,7 +39,7 @@ class MongoStorage:
             )
         unreadable = UnreadableLog()
         repository = TargetRepository(collection, unreadable, transactions=transactions)
-        return cls(database, collection, repository, unreadable)
+        return cls(database, collection, repository, unreadable, change_streams=transactions)
 
     async def report_unreadable(self) -> None:
         """Nothing to look up: documents are found unreadable as they are read."""
@@ -46,7 +47,7 @@ class MongoStorage:
     @asynccontextmanager
     async def feed_changes(self, broker: Broker) -> AsyncIterator[bool]:
         """Feed `broker` from a change stream while inside; yields False where none exists."""
-        if not await supports_change_streams(self.database):
+        if not self.change_streams:
             logger.warning(
                 "MongoDB offers no change streams (not a replica set): "
                 "subscriptions see only the changes made through this instance"

@@ -35,7 +35,7 @@ def holds_destination(slot: int) -> Filter:
 
 
 def _idle_in(outdial_id: str) -> Filter:
-    return _in_status(outdial_id, Status.IDLE)
+    return of_status(outdial_id, Status.IDLE)
 
 
 def _tries_equal(slot: int, tries: int) -> Filter:
@@ -109,10 +109,7 @@ def list_order(newest_first: bool) -> list[tuple[str, int]]:
 
 def in_scope(scope: ListScope) -> Filter:
     if isinstance(scope, OutdialTargets):
-        query: Filter = {"outdial_id": scope.outdial_id, "tm_delete": NOT_DELETED}
-        if scope.status is not None:
-            query["status"] = scope.status.value
-        return query
+        return of_status(scope.outdial_id, scope.status)
     forms = destinations.stored_forms(scope)
     return {
         "$or": [
@@ -138,8 +135,12 @@ def page_of(scope: ListScope, after: Cursor | None, newest_first: bool) -> Filte
     return {"$and": [in_scope(scope), {"$or": beyond}]}
 
 
-def of_status(outdial_id: str, status: Status) -> Filter:
-    return {"outdial_id": outdial_id, "tm_delete": NOT_DELETED, "status": status.value}
+def of_status(outdial_id: str, status: Status | None) -> Filter:
+    """The outdial's live targets, only those of `status` unless it is None."""
+    query: Filter = {"outdial_id": outdial_id, "tm_delete": NOT_DELETED}
+    if status is not None:
+        query["status"] = status.value
+    return query
 
 
 def lapsed(now: str) -> Filter:
@@ -155,11 +156,7 @@ LEASE_ORDER = [("tm_lease_expire", 1)]
 
 
 def progressing_since(outdial_id: str, cutoff: str) -> Filter:
-    return _in_status(outdial_id, Status.PROGRESSING) | {"tm_update": {"$lte": cutoff}}
-
-
-def _in_status(outdial_id: str, status: Status) -> Filter:
-    return {"outdial_id": outdial_id, "status": status.value, "tm_delete": NOT_DELETED}
+    return of_status(outdial_id, Status.PROGRESSING) | {"tm_update": {"$lte": cutoff}}
 
 
 def outdial_past(after: str | None, ascending: bool) -> Filter:

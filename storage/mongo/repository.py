@@ -205,10 +205,9 @@ class TargetRepository:
         return None
 
     async def _undo_claim(self, doc: dict[str, Any], token: str) -> None:
-        """A claim matched a document the service cannot read: put it back as it was, and
-        leave it out of later claims."""
+        """A claim matched a document the service cannot read: put it back as it was (reading
+        it already recorded it unreadable, which leaves it out of later claims)."""
         await self._collection.replace_one({"_id": doc["_id"], "claim_token": token}, doc)
-        self._unreadable.read(doc)
 
     async def _first_bucket(self, rules: ClaimPolicy, cutoff: str) -> dict[str, Any] | None:
         heads = []

@@ -66,7 +66,7 @@ NEVER_TRIED = [
 
 
 def docs_by_id(count: int) -> str:
-    return f"SELECT doc FROM targets WHERE id IN ({', '.join('?' for _ in range(count))})"
+    return f"SELECT id, doc FROM targets WHERE id IN ({', '.join('?' for _ in range(count))})"
 
 
 def beyond(newest_first: bool) -> tuple[str, str]:

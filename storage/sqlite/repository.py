@@ -16,6 +16,7 @@ from domain.listing import ListScope, OutdialTargets
 from domain.models import Status, Target
 from domain.paging import Cursor
 from storage.documents import (
+    UnreadableDocument,
     UnreadableLog,
     changed_fields,
     key_of,
@@ -24,7 +25,7 @@ from storage.documents import (
 )
 from storage.sqlite import queries, writes
 from storage.sqlite.database import SqliteDatabase
-from storage.sqlite.rows import document_of, row_of, target_of
+from storage.sqlite.rows import document_of, read, row_of, target_of
 
 _MAX_VARIABLES = 500
 _EXPORT_BATCH = 1000
@@ -48,7 +49,8 @@ class SqliteTargetRepository:
         found: dict[str, Target | UnreadableTarget] = {}
         unique = list(dict.fromkeys(target_ids))
         for start in range(0, len(unique), _MAX_VARIABLES):
-            for text in _docs_by_id(self._database.reader, unique[start : start + _MAX_VARIABLES]):
+            batch = unique[start : start + _MAX_VARIABLES]
+            for _, text in _docs_by_id(self._database.reader, batch):
                 doc = document_of(text)
                 found[key_of(doc)] = self._unreadable.read(doc)
         return found
@@ -98,7 +100,7 @@ class SqliteTargetRepository:
             await self._database.write(lambda connection: writes.insert(connection, docs))
         except sqlite3.IntegrityError:
             stored = _docs_by_id(self._database.reader, [t.id for t in targets])
-            raise IdsTaken(key_of(document_of(text)) for text in stored) from None
+            raise IdsTaken(key_of(document_of(text)) for _, text in stored) from None
 
     async def replace(self, *, current: Target, after: Target) -> Target | None:
         def write(connection: sqlite3.Connection) -> Target | None:
@@ -110,8 +112,10 @@ class SqliteTargetRepository:
             if isinstance(stored, UnreadableTarget) or not _unchanged(stored, current):
                 return None
             doc |= changed_fields(stored, after)
-            writes.rewrite(connection, doc, current.id)
-            return target_from_document(doc)
+            written = writes.rewrite(connection, doc, current.id)
+            if isinstance(written, UnreadableDocument):
+                raise written  # as reading it again would: the write's savepoint is rolled back
+            return written
 
         return await self._database.write(write)
 
@@ -129,7 +133,8 @@ class SqliteTargetRepository:
         def write(connection: sqlite3.Connection) -> list[tuple[Target, int]]:
             claimed = []
             for text in _available_docs(connection, rules, cutoff, limit):
-                before = target_of(text)
+                doc = document_of(text)
+                before = target_from_document(doc)
                 slot = claim.slot_to_dial(before, rules)
                 if slot is None:
                     continue
@@ -140,8 +145,8 @@ class SqliteTargetRepository:
                     token=leases.new_token(),
                     lease_ms=lease_ms,
                 )
-                doc = document_of(text) | changed_fields(before, after)
-                connection.execute(queries.REWRITE, (*row_of(doc), before.id))
+                doc |= changed_fields(before, after)
+                connection.execute(queries.REWRITE, (*row_of(doc, read(doc)), before.id))
                 claimed.append((after, slot))
             return claimed
 
@@ -176,9 +181,10 @@ def _unchanged(stored: Target, current: Target) -> bool:
     )
 
 
-def _docs_by_id(connection: sqlite3.Connection, target_ids: Sequence[str]) -> list[str]:
+def _docs_by_id(connection: sqlite3.Connection, target_ids: Sequence[str]) -> list[tuple[str, str]]:
+    """(id, doc) of each stored target among `target_ids`."""
     query = queries.docs_by_id(len(target_ids))
-    return [text for (text,) in connection.execute(query, list(target_ids))]
+    return [(target_id, text) for target_id, text in connection.execute(query, list(target_ids))]
 
 
 def _available_docs(
@@ -187,7 +193,7 @@ def _available_docs(
     """The first `limit` available targets in claim order, from per-slot index lookups only."""
     heads = sorted(set(_candidate_keys(connection, rules, cutoff, limit)))[:limit]
     ids = [target_id for _, target_id in heads]
-    by_id = {target_of(text).id: text for text in _docs_by_id(connection, ids)} if ids else {}
+    by_id = dict(_docs_by_id(connection, ids)) if ids else {}
     return [by_id[target_id] for target_id in ids if target_id in by_id]
 
 

@@ -13,13 +13,22 @@ from storage.documents import Document, UnreadableDocument, key_of, target_from_
 
 Row = tuple[Any, ...]
 
+# A document as read for its rows: the target, or why it breaks the shape. Read once per write
+# and handed to both row_of and destination_keys_of.
+Read = Target | UnreadableDocument
 
-def row_of(doc: Mapping[str, Any]) -> Row:
-    """The values of storage.sqlite.schema.COLUMNS for `doc`, readable or not."""
-    text = orjson.dumps(doc).decode()
+
+def read(doc: Mapping[str, Any]) -> Read:
     try:
-        target = target_from_document(doc)
-    except UnreadableDocument:
+        return target_from_document(doc)
+    except UnreadableDocument as reason:
+        return reason
+
+
+def row_of(doc: Mapping[str, Any], target: Read) -> Row:
+    """The values of storage.sqlite.schema.COLUMNS for `doc` (read as `target`), readable or not."""
+    text = orjson.dumps(doc).decode()
+    if isinstance(target, UnreadableDocument):
         return (key_of(doc), text, 0, 0, None, None, None, None, 0, None, *(0,) * 10)
     has = tuple(int(target.has_destination(slot)) for slot in SLOTS)
     leased = target.lease_expires if target.status is Status.PROGRESSING else None
@@ -39,11 +48,10 @@ def row_of(doc: Mapping[str, Any]) -> Row:
     )
 
 
-def destination_keys_of(doc: Mapping[str, Any]) -> list[Row]:
-    """The rows of storage.sqlite.schema.DESTINATION_KEYS for `doc` (none unless live)."""
-    try:
-        target = target_from_document(doc)
-    except UnreadableDocument:
+def destination_keys_of(target: Read) -> list[Row]:
+    """The rows of storage.sqlite.schema.DESTINATION_KEYS for a document read as `target`
+    (none unless live)."""
+    if isinstance(target, UnreadableDocument):
         return []
     return [
         (kind.value, key, target.tm_create, target.id)

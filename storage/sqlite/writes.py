@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from storage.sqlite import queries, rows
-from storage.sqlite.rows import destination_keys_of, row_of
+from storage.sqlite.rows import Read, destination_keys_of, row_of
 
 
 def insert(
@@ -15,20 +15,24 @@ def insert(
     docs: Sequence[Mapping[str, Any]],
     statement: str = queries.INSERT,
 ) -> None:
-    connection.executemany(statement, [row_of(doc) for doc in docs])
+    read = [(doc, rows.read(doc)) for doc in docs]
+    connection.executemany(statement, [row_of(doc, target) for doc, target in read])
     connection.executemany(
-        queries.INSERT_KEY, [key for doc in docs for key in destination_keys_of(doc)]
+        queries.INSERT_KEY, [key for _, target in read for key in destination_keys_of(target)]
     )
 
 
-def rewrite(connection: sqlite3.Connection, doc: Mapping[str, Any], target_id: str) -> None:
-    connection.execute(queries.REWRITE, (*row_of(doc), target_id))
+def rewrite(connection: sqlite3.Connection, doc: Mapping[str, Any], target_id: str) -> Read:
+    """Rewrites `target_id` as `doc`; what `doc` reads as, from the one read its rows came from."""
+    target = rows.read(doc)
+    connection.execute(queries.REWRITE, (*row_of(doc, target), target_id))
     connection.execute(queries.DELETE_KEYS, (target_id,))
-    connection.executemany(queries.INSERT_KEY, destination_keys_of(doc))
+    connection.executemany(queries.INSERT_KEY, destination_keys_of(target))
+    return target
 
 
 def index_all(connection: sqlite3.Connection) -> None:
     """The destination keys of every stored target (a store written before they existed)."""
     for (text,) in connection.execute(queries.ALL_DOCS).fetchall():
         doc = rows.document_of(text)
-        connection.executemany(queries.INSERT_KEY, destination_keys_of(doc))
+        connection.executemany(queries.INSERT_KEY, destination_keys_of(rows.read(doc)))
