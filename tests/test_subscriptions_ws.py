@@ -28,7 +28,7 @@ import uvicorn
 
 from domain.events import Broker
 from domain.models import NOT_DELETED, Status, StatusChange, Target
-from server.app import create_app
+from server.app import StorageOpener, create_app
 from server.settings import Settings
 from server.shutdown import GracefulServer
 from tests.hardening_support import mock_storage
@@ -515,6 +515,7 @@ class InProcessServer:
     broker: Broker
     server: uvicorn.Server
     task: asyncio.Task[None]
+    port: int
 
     async def stop(self) -> None:
         self.server.should_exit = True
@@ -522,9 +523,12 @@ class InProcessServer:
 
 
 @asynccontextmanager
-async def in_process_server() -> AsyncIterator[InProcessServer]:
-    """The app under uvicorn on this test's loop, on mongomock: its broker is in reach."""
-    app = create_app(Settings(), storage=mock_storage)
+async def in_process_server(
+    storage: StorageOpener = mock_storage,
+) -> AsyncIterator[InProcessServer]:
+    """The app under uvicorn on this test's loop (on mongomock unless `storage` says otherwise):
+    its broker is in reach."""
+    app = create_app(Settings(), storage=storage)
     port = free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_config=None, ws_per_message_deflate=False
@@ -534,7 +538,7 @@ async def in_process_server() -> AsyncIterator[InProcessServer]:
     await until(lambda: server.started or task.done())
     assert server.started, "uvicorn did not start"
     ws_url = f"ws://127.0.0.1:{port}/graphql"
-    running = InProcessServer(ws_url, app.state.runtime.broker, server, task)
+    running = InProcessServer(ws_url, app.state.runtime.broker, server, task, port)
     try:
         yield running
     finally:
