@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Hashable
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 from graphql import build_schema, get_introspection_query, parse
 
@@ -21,6 +19,7 @@ from tests.hardening_support import (
     mock_backend_only,  # noqa: F401  (mongomock alone)
     served,
 )
+from tests.operations import as_params, persisted
 from tests.ws_client import PROTOCOLS, Frame, GraphQLWebSocket
 
 ITEMS_LIMIT = "at most 10,000 (MAX_RESULT_ITEMS)"
@@ -312,25 +311,19 @@ def test_budgets_are_read_from_the_environment() -> None:
 # every way in: persisted queries over HTTP, both websocket protocols
 
 
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 async def test_a_persisted_query_is_measured_with_each_requests_variables(
     client: httpx.AsyncClient,
 ) -> None:
     document = query(*hundred_pages(), page())  # 101 pages of $n items
-    hashed = {"persistedQuery": {"version": 1, "sha256Hash": sha256(document)}}
-    fits = {"extensions": hashed, "variables": {"o": OUTDIAL, "n": 99}}
-    registered = await client.post("/graphql", json=fits | {"query": document})
+    fits = persisted(document, text=True, o=OUTDIAL, n=99)
+    registered = await client.post("/graphql", json=fits)
     assert registered.status_code == 200 and "errors" not in registered.json()
-    over = {"extensions": hashed, "variables": {"o": OUTDIAL, "n": 100}}
+    over = persisted(document, o=OUTDIAL, n=100)
     for method in ("POST", "GET"):
         if method == "POST":
             response = await client.post("/graphql", json=over, headers=ACCEPT)
         else:
-            params = {key: orjson.dumps(value).decode() for key, value in over.items()}
-            response = await client.get("/graphql", params=params, headers=ACCEPT)
+            response = await client.get("/graphql", params=as_params(over), headers=ACCEPT)
         body = response.json() | {"status": response.status_code}
         assert "up to 10,100 list items" in refused(body, ITEMS_LIMIT)
 
