@@ -20,7 +20,7 @@ from tests.hardening_support import (
     served,
 )
 from tests.operations import as_params, persisted
-from tests.ws_client import PROTOCOLS, Frame, GraphQLWebSocket
+from tests.ws_client import PROTOCOLS, Frame, GraphQLWebSocket, errors_of
 
 ITEMS_LIMIT = "at most 10,000 (MAX_RESULT_ITEMS)"
 CREATES_LIMIT = "at most 1,000 in one request (MAX_CREATES_PER_REQUEST)"
@@ -335,11 +335,8 @@ async def ws_answer(protocol: str, url: str, payload: dict[str, Any]) -> Frame:
 
 def ws_refused(frame: Frame, limit: str) -> str:
     """Refused before execution: no data, one GRAPHQL_VALIDATION_FAILED naming the limit."""
-    errors = frame.payload if frame.kind == "error" else frame.payload.get("errors")
-    if isinstance(errors, dict):
-        errors = [errors]
     assert frame.kind == "error" or frame.payload.get("data") is None, frame
-    [error] = errors
+    [error] = errors_of(frame)
     assert error["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}, frame
     assert limit in error["message"]
     message: str = error["message"]

@@ -15,8 +15,15 @@ from tests.backends import Backend
 from tests.conftest import OUTDIAL, GraphQLClient
 from tests.operations import DELETE, MARK
 from tests.test_paging import create
-from tests.test_subscriptions_ws import errors_of, in_process_server
-from tests.ws_client import LEGACY_WS, PROTOCOLS, TRANSPORT_WS, GraphQLWebSocket, Operation
+from tests.test_subscriptions_ws import in_process_server
+from tests.ws_client import (
+    LEGACY_WS,
+    PROTOCOLS,
+    TRANSPORT_WS,
+    GraphQLWebSocket,
+    Operation,
+    errors_of,
+)
 
 COUNTS = """subscription($outdialId: ID!) {
   outdialtargetCountsChanged(outdialId: $outdialId) { idle progressing done total } }"""

@@ -21,7 +21,7 @@ from tests.hardening_support import (
 )
 from tests.operations import as_params, persisted, sha256
 from tests.test_metrics import operations, scrape, value
-from tests.ws_client import PROTOCOLS, Frame, GraphQLWebSocket, Operation
+from tests.ws_client import PROTOCOLS, Frame, GraphQLWebSocket, Operation, errors_of
 
 COUNTS = "query Counts($outdialId: ID!) { outdialtargetCounts(outdialId: $outdialId) { total } }"
 CREATE = """mutation Create($input: CreateOutdialtargetInput!) {
@@ -279,8 +279,7 @@ async def first_event(client: httpx.AsyncClient, watching: Operation, target_id:
 
 def error_code(frame: Frame) -> str:
     assert frame.kind == "error", frame
-    payload = frame.payload[0] if isinstance(frame.payload, list) else frame.payload
-    found: str = payload["extensions"]["code"]
+    found: str = errors_of(frame)[0]["extensions"]["code"]
     return found
 
 

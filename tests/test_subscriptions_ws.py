@@ -34,7 +34,14 @@ from server.shutdown import GracefulServer
 from tests.hardening_support import mock_storage
 from tests.live_server import LiveService, free_port, live_service, wire_server
 from tests.operations import CLAIM, CREATE, CREATE_MANY, MARK, REPORT, TARGET_FIELDS, new_input
-from tests.ws_client import LEGACY_WS, PROTOCOLS, TRANSPORT_WS, Frame, GraphQLWebSocket, Operation
+from tests.ws_client import (
+    LEGACY_WS,
+    PROTOCOLS,
+    TRANSPORT_WS,
+    GraphQLWebSocket,
+    Operation,
+    errors_of,
+)
 
 TIMEOUT = 5.0
 # Small, so a stalled subscriber falls that far behind in a few hundred events.
@@ -63,14 +70,6 @@ def event(previous: str, target: dict[str, Any]) -> dict[str, Any]:
 def target_of(data: dict[str, Any]) -> dict[str, Any]:
     target: dict[str, Any] = data["outdialtargetStatusChanged"]["target"]
     return target
-
-
-def errors_of(frame: Frame) -> list[dict[str, Any]]:
-    """transport-ws sends a list of errors, legacy graphql-ws a single one."""
-    payload = frame.payload
-    if frame.kind == "next":
-        payload = payload["errors"]
-    return payload if isinstance(payload, list) else [payload]
 
 
 # the service
