@@ -39,7 +39,6 @@ from tests.operations import TARGET_FIELDS
 
 OUTDIAL = "5a1f0c2e-8b7d-4e3a-9c61-0d2e4f6a8b10"
 MAX_TRIES = 1000
-CREATED = "2024-01-01 00:00:00.000000"
 CLAIM = f"""mutation {{ claimOutdialtarget(outdialId: "{OUTDIAL}", maxTryCounts: [{MAX_TRIES}]) {{
   target {{ id }} }} }}"""
 REPORT = "mutation($id: ID!) { updateOutdialtargetStatus(id: $id, status: IDLE) { status } }"
