@@ -14,8 +14,8 @@ import pytest
 from mongomock_motor import AsyncMongoMockClient
 
 from storage.backend import Storage
-from storage.mongo.connection import MongoStorage
-from storage.mongo.driver import Collection, connect
+from storage.mongo.connection import MongoStorage, open_mongo
+from storage.mongo.driver import Collection
 from storage.sqlite import writes
 from storage.sqlite.database import SqliteDatabase
 from storage.sqlite.rows import document_of
@@ -104,10 +104,8 @@ async def open_backend(tier: str, data_dir: Path) -> AsyncIterator[Backend]:
         mongo = await MongoStorage.prepare(AsyncMongoMockClient()[f"test_{uuid.uuid4().hex}"])
         yield Backend(tier, mongo, MongoDocuments(mongo.collection))
         return
-    async with EmbeddedMongo(None) as uri:
-        client = connect(uri, timeout_ms=5000)
-        try:
-            mongo = await MongoStorage.prepare(client["outdial_test"])
-            yield Backend(tier, mongo, MongoDocuments(mongo.collection))
-        finally:
-            client.close()
+    async with (
+        EmbeddedMongo(None) as uri,
+        open_mongo(url=uri, database="outdial_test", timeout_ms=5000) as mongo,
+    ):
+        yield Backend(tier, mongo, MongoDocuments(mongo.collection))

@@ -10,6 +10,11 @@ NOT_DELETED = "9999-01-01 00:00:00.000000"
 STORED_AT = "2022-04-30 17:52:16.484341"
 
 
+def tid(n: int) -> str:
+    """The n-th of a run of valid (v4) target ids."""
+    return f"00000000-0000-4000-8000-{n:012d}"
+
+
 def stored_document(target_id: str, *, outdial_id: str = OUTDIAL, **fields: Any) -> dict[str, Any]:
     """Idle, never tried, one tel destination in slot 0, not deleted; `fields` override."""
     doc: dict[str, Any] = {

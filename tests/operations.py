@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
+
+from tests.conftest import OUTDIAL
 
 TARGET_FIELDS = """
   id outdialId name detail data status
@@ -48,3 +52,23 @@ def tel(number: str = "+821100000001", **extra: Any) -> dict[str, Any]:
 def new_input(outdial_id: str, **fields: Any) -> dict[str, Any]:
     fields.setdefault("destination0", tel())
     return {"outdialId": outdial_id, **fields}
+
+
+# persisted operations (APQ): the hash, the body, the body as GET parameters
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def persisted(query: str, *, text: bool = False, **variables: Any) -> dict[str, Any]:
+    """An APQ body for `query` (with its text when `text`); variables default to OUTDIAL's."""
+    body: dict[str, Any] = {
+        "variables": variables or {"outdialId": OUTDIAL},
+        "extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha256(query)}},
+    }
+    return body | ({"query": query} if text else {})
+
+
+def as_params(body: dict[str, Any]) -> dict[str, str]:
+    return {key: value if key == "query" else json.dumps(value) for key, value in body.items()}

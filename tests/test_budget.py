@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Hashable
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 from graphql import build_schema, get_introspection_query, parse
 
@@ -21,7 +19,8 @@ from tests.hardening_support import (
     mock_backend_only,  # noqa: F401  (mongomock alone)
     served,
 )
-from tests.ws_client import PROTOCOLS, Frame, GraphQLWebSocket
+from tests.operations import as_params, persisted
+from tests.ws_client import PROTOCOLS, Frame, GraphQLWebSocket, errors_of
 
 ITEMS_LIMIT = "at most 10,000 (MAX_RESULT_ITEMS)"
 CREATES_LIMIT = "at most 1,000 in one request (MAX_CREATES_PER_REQUEST)"
@@ -312,25 +311,19 @@ def test_budgets_are_read_from_the_environment() -> None:
 # every way in: persisted queries over HTTP, both websocket protocols
 
 
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 async def test_a_persisted_query_is_measured_with_each_requests_variables(
     client: httpx.AsyncClient,
 ) -> None:
     document = query(*hundred_pages(), page())  # 101 pages of $n items
-    hashed = {"persistedQuery": {"version": 1, "sha256Hash": sha256(document)}}
-    fits = {"extensions": hashed, "variables": {"o": OUTDIAL, "n": 99}}
-    registered = await client.post("/graphql", json=fits | {"query": document})
+    fits = persisted(document, text=True, o=OUTDIAL, n=99)
+    registered = await client.post("/graphql", json=fits)
     assert registered.status_code == 200 and "errors" not in registered.json()
-    over = {"extensions": hashed, "variables": {"o": OUTDIAL, "n": 100}}
+    over = persisted(document, o=OUTDIAL, n=100)
     for method in ("POST", "GET"):
         if method == "POST":
             response = await client.post("/graphql", json=over, headers=ACCEPT)
         else:
-            params = {key: orjson.dumps(value).decode() for key, value in over.items()}
-            response = await client.get("/graphql", params=params, headers=ACCEPT)
+            response = await client.get("/graphql", params=as_params(over), headers=ACCEPT)
         body = response.json() | {"status": response.status_code}
         assert "up to 10,100 list items" in refused(body, ITEMS_LIMIT)
 
@@ -342,11 +335,8 @@ async def ws_answer(protocol: str, url: str, payload: dict[str, Any]) -> Frame:
 
 def ws_refused(frame: Frame, limit: str) -> str:
     """Refused before execution: no data, one GRAPHQL_VALIDATION_FAILED naming the limit."""
-    errors = frame.payload if frame.kind == "error" else frame.payload.get("errors")
-    if isinstance(errors, dict):
-        errors = [errors]
     assert frame.kind == "error" or frame.payload.get("data") is None, frame
-    [error] = errors
+    [error] = errors_of(frame)
     assert error["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}, frame
     assert limit in error["message"]
     message: str = error["message"]

@@ -11,11 +11,7 @@ from domain.clock import format_time
 from tests import operations as ops
 from tests.backends import RawDocuments
 from tests.conftest import OTHER_OUTDIAL, OUTDIAL, GraphQLClient
-from tests.documents import stored_document
-
-
-def tid(n: int) -> str:
-    return f"00000000-0000-4000-8000-{n:012d}"
+from tests.documents import stored_document, tid
 
 
 def ago(**delta: float) -> str:

@@ -20,14 +20,10 @@ from server.settings import Settings
 from storage.datadir import DataDirLock
 from tests import operations as ops
 from tests.backends import open_backend
-from tests.documents import NOT_DELETED, stored_document
+from tests.documents import NOT_DELETED, stored_document, tid
 from tests.live_server import REPO_ROOT
 
 OUTDIAL = "40bea034-1d17-474d-a5de-da00d0861c69"
-
-
-def tid(n: int) -> str:
-    return f"00000000-0000-4000-8000-{n:012d}"
 
 
 def document(n: int, **fields: Any) -> dict[str, Any]:

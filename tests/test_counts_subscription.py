@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator
@@ -10,19 +9,21 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from server.app import create_app
-from server.settings import Settings
-from server.shutdown import GracefulServer
 from storage.mongo.changes import created_or_deleted_in
 from tests.backends import Backend
 from tests.conftest import OUTDIAL, GraphQLClient
-from tests.live_server import free_port
 from tests.operations import DELETE, MARK
 from tests.test_paging import create
-from tests.test_subscriptions_ws import errors_of, until
-from tests.ws_client import LEGACY_WS, PROTOCOLS, TRANSPORT_WS, GraphQLWebSocket, Operation
+from tests.test_subscriptions_ws import in_process_server
+from tests.ws_client import (
+    LEGACY_WS,
+    PROTOCOLS,
+    TRANSPORT_WS,
+    GraphQLWebSocket,
+    Operation,
+    errors_of,
+)
 
 COUNTS = """subscription($outdialId: ID!) {
   outdialtargetCountsChanged(outdialId: $outdialId) { idle progressing done total } }"""
@@ -32,27 +33,17 @@ SLACK = 0.05
 
 
 class Live:
-    def __init__(self, port: int, http: httpx.AsyncClient) -> None:
-        self.ws_url = f"ws://127.0.0.1:{port}/graphql"
+    def __init__(self, ws_url: str, http: httpx.AsyncClient) -> None:
+        self.ws_url = ws_url
         self.gql = GraphQLClient(http)
 
 
 @pytest.fixture
 async def live(backend: Backend) -> AsyncIterator[Live]:
-    app = create_app(Settings(), storage=backend.opener())
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, ws_per_message_deflate=False
-    )
-    server = GracefulServer(config, app.state.websockets)
-    task = asyncio.create_task(server.serve())
-    await until(lambda: server.started or task.done())
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-            yield Live(port, http)
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 15)
+    async with in_process_server(backend.opener()) as running:
+        base_url = f"http://127.0.0.1:{running.port}"
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+            yield Live(running.ws_url, http)
 
 
 def counts(idle: int, progressing: int = 0) -> dict[str, Any]:

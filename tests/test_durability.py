@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests import operations as ops
-from tests.live_server import live_service, wire_server_process
+from tests.live_server import live_service, wire_server, wire_server_process
 
 OUTDIAL = "7d0c1d7e-3c55-4d8e-9a51-2f4b8e6c9a10"
 CREATE_MANY = """mutation($inputs: [CreateOutdialtargetInput!]!) {
@@ -124,7 +124,7 @@ async def test_a_standalone_database_killed_mid_write_is_made_whole_by_retrying_
         database.wait()
         await asyncio.wait_for(asyncio.gather(*writers), 60)
     with (
-        wire_server_process(tmp_path / "mongo") as (uri, _),
+        wire_server(tmp_path / "mongo") as uri,
         live_service(env | {"MONGODB_URL": uri}) as service,
     ):
         await create_batches_with_ids(service.url, batches)  # every client retries everything

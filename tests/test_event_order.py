@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests import operations as ops
-from tests.conftest import OUTDIAL
+from tests.conftest import OUTDIAL, GraphQLClient
 from tests.live_server import LiveService, live_service, wire_server
 from tests.ws_client import TRANSPORT_WS, GraphQLWebSocket
 
@@ -33,29 +33,25 @@ def service(
         yield running
 
 
-async def post(http: httpx.AsyncClient, query: str, **variables: object) -> dict:
-    response = await http.post("/graphql", json={"query": query, "variables": variables})
-    return response.json()
-
-
 async def test_racing_transitions_of_one_target_publish_in_write_order(
     service: LiveService,
 ) -> None:
     clients = [httpx.AsyncClient(base_url=service.url, timeout=30) for _ in range(RACERS)]
     try:
-        created = await post(clients[0], ops.CREATE, input=ops.new_input(OUTDIAL))
+        first = GraphQLClient(clients[0])
+        created = await first.execute(ops.CREATE, input=ops.new_input(OUTDIAL))
         target_id = created["data"]["createOutdialtarget"]["id"]
         async with GraphQLWebSocket.connect(service.ws_url, TRANSPORT_WS) as ws:
             events = await ws.subscribe(WATCH, id=target_id)
 
             async def race(n: int) -> int:
-                http = clients[n]
+                gql = GraphQLClient(clients[n])
                 won = 0
                 for _ in range(6):
                     if n % 2:
-                        body = await post(http, ops.MARK, id=target_id, slot=0)
+                        body = await gql.execute(ops.MARK, id=target_id, slot=0)
                     else:
-                        body = await post(http, ops.REPORT, id=target_id, status="IDLE")
+                        body = await gql.execute(ops.REPORT, id=target_id, status="IDLE")
                     won += "errors" not in body
                 return won
 
@@ -63,7 +59,7 @@ async def test_racing_transitions_of_one_target_publish_in_write_order(
             changes = [
                 event["outdialtargetStatusChanged"] for event in await events.events(written)
             ]
-        final = (await post(clients[0], ops.GET, id=target_id))["data"]["outdialtarget"]
+        final = (await first.execute(ops.GET, id=target_id))["data"]["outdialtarget"]
     finally:
         await asyncio.gather(*(client.aclose() for client in clients))
     assert written >= 2, "some of the racing transitions went through"

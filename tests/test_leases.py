@@ -17,7 +17,7 @@ from server.settings import Settings
 from tests import operations as ops
 from tests.backends import Backend, RawDocuments
 from tests.conftest import OUTDIAL, GraphQLClient
-from tests.documents import stored_document
+from tests.documents import stored_document, tid
 
 CLAIM = """mutation($lease: Int, $max: [Int!]! = [3]) {
   claimOutdialtarget(outdialId: "OUTDIAL", maxTryCounts: $max, leaseMs: $lease) {
@@ -48,10 +48,6 @@ class FakeClock:
 
     def advance(self, **delta: float) -> None:
         self.moment += timedelta(**delta)
-
-
-def tid(n: int) -> str:
-    return f"00000000-0000-4000-8000-{n:012d}"
 
 
 def at(**delta: float) -> str:

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests import operations as ops
+from tests.conftest import GraphQLClient
 from tests.live_server import LiveService, live_service, wire_server
 from tests.ws_client import TRANSPORT_WS, GraphQLWebSocket
 
@@ -39,20 +40,14 @@ def services() -> Iterator[list[LiveService]]:
         yield [stack.enter_context(live_service(env)) for _ in range(2)]
 
 
-async def post(http: httpx.AsyncClient, query: str, **variables: Any) -> dict[str, Any]:
-    response = await http.post("/graphql", json={"query": query, "variables": variables})
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def fill(http: httpx.AsyncClient, count: int, outdial_id: str = OUTDIAL) -> None:
+async def fill(gql: GraphQLClient, count: int, outdial_id: str = OUTDIAL) -> None:
     inputs = [ops.new_input(outdial_id) for _ in range(count)]
-    body = await post(http, ops.CREATE_MANY, inputs=inputs)
+    body = await gql.execute(ops.CREATE_MANY, inputs=inputs)
     assert "errors" not in body, body
 
 
-async def targets(http: httpx.AsyncClient, outdial_id: str = OUTDIAL) -> list[dict[str, Any]]:
-    body = await post(http, LIST, outdialId=outdial_id)
+async def targets(gql: GraphQLClient, outdial_id: str = OUTDIAL) -> list[dict[str, Any]]:
+    body = await gql.execute(LIST, outdialId=outdial_id)
     return [edge["node"] for edge in body["data"]["outdialtargets"]["edges"]]
 
 
@@ -63,14 +58,15 @@ async def test_leases_lapse_within_two_seconds_once_each(services: list[LiveServ
         GraphQLWebSocket.connect(first.ws_url, TRANSPORT_WS) as ws_first,
         GraphQLWebSocket.connect(second.ws_url, TRANSPORT_WS) as ws_second,
     ):
+        gql = GraphQLClient(http)
         events = [await ws.subscribe(LAPSES) for ws in (ws_first, ws_second)]
-        await fill(http, 10)
+        await fill(gql, 10)
         claimed = [
-            (await post(http, CLAIM, outdialId=OUTDIAL, lease=1000))["data"] for _ in range(10)
+            (await gql.execute(CLAIM, outdialId=OUTDIAL, lease=1000))["data"] for _ in range(10)
         ]
         assert all(c["claimOutdialtarget"] for c in claimed)
         deadline = time.monotonic() + 1 + 2
-        while any(t["status"] != "IDLE" for t in await targets(http)):
+        while any(t["status"] != "IDLE" for t in await targets(gql)):
             assert time.monotonic() < deadline, "a lease did not lapse within 2 s"
             await asyncio.sleep(0.1)
         await asyncio.sleep(0.5)  # any second lapse of one target would have arrived by now
@@ -93,11 +89,11 @@ async def test_dialers_that_die_or_report_late_never_share_a_target(
     outcomes: list[tuple[str, str, str, str | None]] = []  # id, claimed at, lease end, reported
     clients = [httpx.AsyncClient(base_url=s.url, timeout=30) for s in services for _ in range(5)]
     try:
-        await fill(clients[0], 30, DIALED)
+        await fill(GraphQLClient(clients[0]), 30, DIALED)
 
         async def dialer(n: int) -> None:
-            http = clients[n % len(clients)]
-            body = await post(http, CLAIM, outdialId=DIALED, lease=1000)
+            gql = GraphQLClient(clients[n % len(clients)])
+            body = await gql.execute(CLAIM, outdialId=DIALED, lease=1000)
             found = body["data"]["claimOutdialtarget"]
             if found is None:
                 return
@@ -106,7 +102,7 @@ async def test_dialers_that_die_or_report_late_never_share_a_target(
             reported = None
             if fate:
                 await asyncio.sleep(random.uniform(0, 0.3) if fate == 1 else 1.6)
-                answer = await post(http, REPORT, id=target["id"], token=found["claimToken"])
+                answer = await gql.execute(REPORT, id=target["id"], token=found["claimToken"])
                 if "errors" in answer:
                     assert answer["errors"][0]["extensions"]["code"] == "CLAIM_LOST"
                 else:
@@ -116,7 +112,7 @@ async def test_dialers_that_die_or_report_late_never_share_a_target(
         for wave in range(4):
             await asyncio.gather(*(dialer(wave * 25 + n) for n in range(25)))
         await asyncio.sleep(2.5)
-        final = await targets(clients[0], DIALED)
+        final = await targets(GraphQLClient(clients[0]), DIALED)
     finally:
         await asyncio.gather(*(client.aclose() for client in clients))
 

@@ -13,8 +13,7 @@ from domain.claim import policy
 from domain.listing import OutdialTargets
 from domain.models import Status
 from storage.mongo import filters
-from storage.mongo.connection import MongoStorage
-from storage.mongo.driver import connect
+from storage.mongo.connection import MongoStorage, open_mongo
 from storage.mongo.indexes import INDEXES
 from tests.mongoeco_server import EmbeddedMongo
 
@@ -26,12 +25,11 @@ RULES = policy(OUTDIAL, [3, 2], 60_000)
 
 @pytest.fixture
 async def storage() -> AsyncIterator[MongoStorage]:
-    async with EmbeddedMongo(None) as uri:
-        client = connect(uri, timeout_ms=5000)
-        try:
-            yield await MongoStorage.prepare(client["plans"])
-        finally:
-            client.close()
+    async with (
+        EmbeddedMongo(None) as uri,
+        open_mongo(url=uri, database="plans", timeout_ms=5000) as mongo,
+    ):
+        yield mongo
 
 
 QUERIES = [

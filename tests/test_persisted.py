@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -20,29 +19,14 @@ from tests.hardening_support import (
     mock_storage,
     served,
 )
+from tests.operations import as_params, persisted, sha256
 from tests.test_metrics import operations, scrape, value
-from tests.ws_client import PROTOCOLS, Frame, GraphQLWebSocket, Operation
+from tests.ws_client import PROTOCOLS, Frame, GraphQLWebSocket, Operation, errors_of
 
 COUNTS = "query Counts($outdialId: ID!) { outdialtargetCounts(outdialId: $outdialId) { total } }"
 CREATE = """mutation Create($input: CreateOutdialtargetInput!) {
   createOutdialtarget(input: $input) { id } }"""
 PERSISTED_TOTAL = "outdial_persisted_queries_total"
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def persisted(query: str, *, text: bool = False, **variables: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "variables": variables or {"outdialId": OUTDIAL},
-        "extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha256(query)}},
-    }
-    return body | ({"query": query} if text else {})
-
-
-def as_params(body: dict[str, Any]) -> dict[str, str]:
-    return {key: value if key == "query" else json.dumps(value) for key, value in body.items()}
 
 
 async def post(client: httpx.AsyncClient, body: dict[str, Any]) -> httpx.Response:
@@ -295,8 +279,7 @@ async def first_event(client: httpx.AsyncClient, watching: Operation, target_id:
 
 def error_code(frame: Frame) -> str:
     assert frame.kind == "error", frame
-    payload = frame.payload[0] if isinstance(frame.payload, list) else frame.payload
-    found: str = payload["extensions"]["code"]
+    found: str = errors_of(frame)[0]["extensions"]["code"]
     return found
 
 

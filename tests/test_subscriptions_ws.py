@@ -28,13 +28,20 @@ import uvicorn
 
 from domain.events import Broker
 from domain.models import NOT_DELETED, Status, StatusChange, Target
-from server.app import create_app
+from server.app import StorageOpener, create_app
 from server.settings import Settings
 from server.shutdown import GracefulServer
 from tests.hardening_support import mock_storage
 from tests.live_server import LiveService, free_port, live_service, wire_server
 from tests.operations import CLAIM, CREATE, CREATE_MANY, MARK, REPORT, TARGET_FIELDS, new_input
-from tests.ws_client import LEGACY_WS, PROTOCOLS, TRANSPORT_WS, Frame, GraphQLWebSocket, Operation
+from tests.ws_client import (
+    LEGACY_WS,
+    PROTOCOLS,
+    TRANSPORT_WS,
+    GraphQLWebSocket,
+    Operation,
+    errors_of,
+)
 
 TIMEOUT = 5.0
 # Small, so a stalled subscriber falls that far behind in a few hundred events.
@@ -63,14 +70,6 @@ def event(previous: str, target: dict[str, Any]) -> dict[str, Any]:
 def target_of(data: dict[str, Any]) -> dict[str, Any]:
     target: dict[str, Any] = data["outdialtargetStatusChanged"]["target"]
     return target
-
-
-def errors_of(frame: Frame) -> list[dict[str, Any]]:
-    """transport-ws sends a list of errors, legacy graphql-ws a single one."""
-    payload = frame.payload
-    if frame.kind == "next":
-        payload = payload["errors"]
-    return payload if isinstance(payload, list) else [payload]
 
 
 # the service
@@ -515,6 +514,7 @@ class InProcessServer:
     broker: Broker
     server: uvicorn.Server
     task: asyncio.Task[None]
+    port: int
 
     async def stop(self) -> None:
         self.server.should_exit = True
@@ -522,9 +522,12 @@ class InProcessServer:
 
 
 @asynccontextmanager
-async def in_process_server() -> AsyncIterator[InProcessServer]:
-    """The app under uvicorn on this test's loop, on mongomock: its broker is in reach."""
-    app = create_app(Settings(), storage=mock_storage)
+async def in_process_server(
+    storage: StorageOpener = mock_storage,
+) -> AsyncIterator[InProcessServer]:
+    """The app under uvicorn on this test's loop (on mongomock unless `storage` says otherwise):
+    its broker is in reach."""
+    app = create_app(Settings(), storage=storage)
     port = free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_config=None, ws_per_message_deflate=False
@@ -534,7 +537,7 @@ async def in_process_server() -> AsyncIterator[InProcessServer]:
     await until(lambda: server.started or task.done())
     assert server.started, "uvicorn did not start"
     ws_url = f"ws://127.0.0.1:{port}/graphql"
-    running = InProcessServer(ws_url, app.state.runtime.broker, server, task)
+    running = InProcessServer(ws_url, app.state.runtime.broker, server, task, port)
     try:
         yield running
     finally:

@@ -11,13 +11,13 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from prometheus_client.parser import text_string_to_metric_families
 
 from storage.documents import UnreadableDocument, target_from_document
 from tests import operations as ops
 from tests.backends import Backend, RawDocuments
 from tests.conftest import OUTDIAL, GraphQLClient
 from tests.documents import stored_document
+from tests.test_metrics import scrape
 
 BROKEN = "00000000-0000-4000-8000-00000000b0b0"
 GOOD = [f"00000000-0000-4000-8000-{n:012d}" for n in range(1, 6)]
@@ -132,13 +132,9 @@ async def test_it_is_logged_once_with_its_id_and_counted(
     logged = [r for r in caplog.records if BROKEN in r.getMessage()]
     assert len(logged) == 1
     assert "status" in logged[0].getMessage()
-    metrics = (await client.get("/metrics")).text
-    (family,) = (
-        f
-        for f in text_string_to_metric_families(metrics)
-        if f.name == "outdial_unreadable_documents"
-    )
-    assert [sample.value for sample in family.samples if sample.name.endswith("_total")] == [1.0]
+    samples = await scrape(client)
+    totals = [v for (name, _), v in samples.items() if name == "outdial_unreadable_documents_total"]
+    assert totals == [1.0]
 
 
 FIELDS = st.sampled_from(

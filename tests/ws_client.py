@@ -33,6 +33,14 @@ class Frame:
     payload: Any = None
 
 
+def errors_of(frame: Frame) -> list[dict[str, Any]]:
+    """transport-ws sends a list of errors, legacy graphql-ws a single one."""
+    payload = frame.payload
+    if frame.kind == "next":
+        payload = payload["errors"]
+    return payload if isinstance(payload, list) else [payload]
+
+
 class ConnectionEnded(Exception):
     pass
 
