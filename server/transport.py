@@ -4,6 +4,7 @@ uvicorn waits forever for a request's headers (its keep-alive timer runs only be
 requests) and for a body that trickles in; here the headers must arrive within
 `REQUEST_HEADERS_TIMEOUT_MS` of the connection or request starting, and the whole body within
 `REQUEST_BODY_TIMEOUT_MS` of the headers, else the client gets 408 and the connection closes.
+A connection closed while its client is still sending lingers (`_HardenedHttp`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from server.limits import send_refusal
 from server.settings import Settings
 
+LINGER_S = 2.0
 REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 
 
@@ -38,15 +40,58 @@ def uvicorn_config(app: ASGIApp, settings: Settings, **options: Any) -> uvicorn.
     )
 
 
-class _HeaderDeadline(HttpToolsProtocol):
+class _ClosingGently(asyncio.Transport):
+    """A connection's transport whose `close` goes through `close_gently`, so that uvicorn
+    closing after a refusal lingers like every other close of ours."""
+
+    def __init__(self, transport: asyncio.Transport, close_gently: Callable[[], None]) -> None:
+        super().__init__()
+        self.underlying = transport
+        self._close_gently = close_gently
+        self._closed = False
+
+    def close(self) -> None:
+        self._closed = True
+        self._close_gently()
+
+    def is_closing(self) -> bool:
+        return self._closed or self.underlying.is_closing()
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.underlying.write(data)
+
+    def pause_reading(self) -> None:
+        self.underlying.pause_reading()
+
+    def resume_reading(self) -> None:
+        self.underlying.resume_reading()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self.underlying.get_extra_info(name, default)
+
+
+class _HardenedHttp(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a deadline for headers and a lingering close.
+
+    Closing while the client is still sending would answer its next bytes with a reset, and a
+    reset can destroy our answer (a 408, a 413) before the client reads it. So such a close
+    sends our end of the stream and reads and drops theirs, for at most `LINGER_S`."""
+
     timeout_s = 10.0
     _deadline: asyncio.TimerHandle | None = None
+    _mid_request = False
+    _lingering: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(_ClosingGently(transport, self._close))
         self._arm()
 
+    def data_received(self, data: bytes) -> None:
+        if self._lingering is None:
+            super().data_received(data)
+
     def on_message_begin(self) -> None:
+        self._mid_request = True
         super().on_message_begin()
         self._arm()
 
@@ -54,9 +99,40 @@ class _HeaderDeadline(HttpToolsProtocol):
         self._disarm()
         super().on_headers_complete()
 
+    def on_message_complete(self) -> None:
+        self._mid_request = False
+        super().on_message_complete()
+
+    def handle_websocket_upgrade(self) -> None:
+        self.transport = self._underlying  # a websocket closes as uvicorn closes it
+        super().handle_websocket_upgrade()
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        self._mid_request = False
+        if self._lingering is not None:
+            self._lingering.cancel()
         super().connection_lost(exc)
+
+    @property
+    def _underlying(self) -> asyncio.Transport:
+        transport = self.transport
+        return transport.underlying if isinstance(transport, _ClosingGently) else transport
+
+    def _close(self) -> None:
+        underlying = self._underlying
+        if (
+            self._lingering is not None
+            or not self._mid_request
+            or underlying.is_closing()
+            or not underlying.can_write_eof()
+        ):
+            underlying.close()
+            return
+        # The client's end of stream (eof_received returning None) closes the transport.
+        self._lingering = self.loop.call_later(LINGER_S, underlying.close)
+        underlying.write_eof()
+        underlying.resume_reading()
 
     def _arm(self) -> None:
         if self._deadline is None:
@@ -75,12 +151,12 @@ class _HeaderDeadline(HttpToolsProtocol):
             self._arm()  # a pipelined request waits for the answer before it: not its fault
             return
         self.transport.write(REQUEST_TIMEOUT)
-        self.transport.close()
+        self._close()
 
 
 def header_deadline(timeout_s: float) -> type[HttpToolsProtocol]:
     """uvicorn's httptools protocol, closing connections whose headers take too long."""
-    return type("HeaderDeadlineProtocol", (_HeaderDeadline,), {"timeout_s": timeout_s})
+    return type("HeaderDeadlineProtocol", (_HardenedHttp,), {"timeout_s": timeout_s})
 
 
 class BodyLimits:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import orjson
 import pytest
 
+from server.transport import LINGER_S
 from tests.hardening_support import close_code, receive, send, websocket
 from tests.live_server import LiveService, live_service
 
@@ -106,6 +107,56 @@ async def test_prompt_requests_on_one_connection_are_served(service: LiveService
         length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
         assert orjson.loads(await reader.readexactly(length)) == {"data": {"__typename": "Query"}}
     writer.close()
+
+
+# refusing a client that is still sending
+
+
+async def read_answer(reader: asyncio.StreamReader) -> bytes:
+    """One response with a content-length: its head and its body."""
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    return head + await reader.readexactly(length)
+
+
+async def keep_sending(writer: asyncio.StreamWriter, times: int) -> None:
+    for _ in range(times):
+        writer.write(b"x")
+        await writer.drain()
+        await asyncio.sleep(0.05)
+
+
+REFUSED_MID_REQUEST = {
+    "headers too slow": (HEAD + b"x-padding: y", b"HTTP/1.1 408 "),
+    "body too slow": (HEAD + b"content-length: 100\r\n\r\n{", b"HTTP/1.1 408 "),
+    "body too large": (HEAD + b"content-length: 1000000\r\n\r\n{", b"HTTP/1.1 413 "),
+}
+
+
+@pytest.mark.parametrize("sent, status", REFUSED_MID_REQUEST.values(), ids=REFUSED_MID_REQUEST)
+async def test_a_client_still_sending_after_a_refusal_gets_a_clean_close(
+    service: LiveService, sent: bytes, status: bytes
+) -> None:
+    # Closing with the client's bytes unread would answer them with a reset, and a reset can
+    # destroy the refusal before the client reads it.
+    reader, writer = await connect(service)
+    writer.write(sent)
+    answer = await read_answer(reader)
+    await keep_sending(writer, times=5)
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+    assert answer.startswith(status)
+
+
+async def test_a_client_that_never_stops_sending_is_cut_off(service: LiveService) -> None:
+    reader, writer = await connect(service)
+    writer.write(HEAD + b"content-length: 1000000\r\n\r\n{")
+    await read_answer(reader)
+    started = time.monotonic()
+    with pytest.raises(ConnectionError):
+        await asyncio.wait_for(keep_sending(writer, times=1000), 10)
+    writer.close()
+    assert time.monotonic() - started < LINGER_S + 2
 
 
 # websocket messages
