@@ -1,7 +1,8 @@
-"""One SQLite file: writes on one writer thread (storage.sqlite.writer), reads on the event loop.
+"""One SQLite file: writes through one group-committing writer (storage.sqlite.writer), reads
+on the event loop.
 
 WAL lets reads run beside a write; `synchronous=FULL` makes every acknowledged write survive
-power loss. One writer thread serialises the writes, so each one is atomic and isolated.
+power loss. One writer serialises the writes, so each one is atomic and isolated.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from domain.errors import DatabaseUnavailable
 from storage.sqlite import schema, writes
-from storage.sqlite.writer import WriterThread
+from storage.sqlite.writer import GroupWriter
 
 FILE_NAME = "targets.sqlite3"
 
@@ -34,11 +35,11 @@ def connect(path: Path) -> sqlite3.Connection:
 class SqliteDatabase:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._writer: WriterThread | None = None
+        self._writer: GroupWriter | None = None
         self._read_connection: sqlite3.Connection | None = None
 
     async def open(self) -> None:
-        writer = WriterThread(lambda: connect(self.path))
+        writer = GroupWriter(lambda: connect(self.path))
         try:
             await writer.write(_create_schema)
         except BaseException:
@@ -63,7 +64,7 @@ class SqliteDatabase:
         return self._read_connection
 
     async def write[T](self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `work` on the writer thread, atomically: all of it is stored, or none; answered
+        """Run `work` on the writer, atomically: all of it is stored, or none; answered
         once its commit has reached the disk."""
         if self._writer is None:
             raise DatabaseUnavailable("the embedded database is closed")

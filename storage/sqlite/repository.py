@@ -1,7 +1,8 @@
 """The embedded store's repository: every read and conditional write of outdial targets.
 
-Reads run on the event loop against the reader connection; every write is one transaction on
-the writer thread, which checks the stored document and writes it in the same transaction.
+Reads run on the event loop against the reader connection; every write is one transaction of
+the writer (storage.sqlite.writer), which checks the stored document and writes it in the same
+transaction.
 """
 
 from __future__ import annotations

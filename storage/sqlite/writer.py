@@ -1,111 +1,119 @@
-"""The embedded store's one writer thread, with group commit.
+"""The embedded store's one writer, with group commit.
 
 Writes that wait together run in one transaction, each inside its own savepoint: each is still
 all or nothing, none is answered before the commit that stores it has reached the disk, and the
 commit's fsync is shared. Answers go back in the order the writes ran.
+
+The transaction's statements run on the event loop, and only its commit, which waits for the
+disk, on a thread of its own. A writer thread running every statement would hand the GIL back
+and forth with the busy event loop at each one (sqlite3 releases it around every step), and
+its writes then spent most of their time waiting for the GIL rather than for SQLite.
 """
 
 from __future__ import annotations
 
 import asyncio
-import queue
+import contextlib
 import sqlite3
-import threading
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
+
+from domain.errors import DatabaseUnavailable
 
 MAX_GROUP = 64
 
 Work = Callable[[sqlite3.Connection], Any]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Job:
     work: Work
-    loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
-    outcome: tuple[bool, Any] = field(default=(False, None))
 
 
-class WriterThread:
+class GroupWriter:
     def __init__(self, open_connection: Callable[[], sqlite3.Connection]) -> None:
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()  # None: stop
         self._open = open_connection
-        self._connection: sqlite3.Connection | None = None
-        self._thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
-        self._thread.start()
+        self._connection: sqlite3.Connection | sqlite3.Error | None = None
+        self._waiting: deque[_Job] = deque()
+        self._draining: asyncio.Task[None] | None = None
+        self._disk = ThreadPoolExecutor(1, thread_name_prefix="sqlite-commit")
+        self._stopped = False
 
     async def write(self, work: Work) -> Any:
         """`work` in a transaction (shared with other waiting writes, in its own savepoint)."""
-        loop = asyncio.get_running_loop()
-        job = _Job(work, loop, loop.create_future())
-        self._jobs.put(job)
+        if self._stopped:
+            raise DatabaseUnavailable("the embedded database is closed")
+        job = _Job(work, asyncio.get_running_loop().create_future())
+        self._waiting.append(job)
+        if self._draining is None:
+            self._draining = asyncio.create_task(self._drain())
         return await job.future
 
     async def stop(self) -> None:
-        self._jobs.put(None)
-        await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
+        """After the writes already waiting have been answered."""
+        self._stopped = True
+        if self._draining is not None:
+            await asyncio.shield(self._draining)
+        if isinstance(self._connection, sqlite3.Connection):
+            self._connection.close()
+        self._disk.shutdown()
 
-    def _run(self) -> None:
+    async def _drain(self) -> None:
         try:
-            self._connection = self._open()
-        except sqlite3.Error as error:
-            self._refuse_all(error)
-            return
-        stopping = False
-        while not stopping:
-            job = self._jobs.get()
-            if job is None:
-                break
-            group = [job]
-            while len(group) < MAX_GROUP and not self._jobs.empty():
-                after = self._jobs.get_nowait()
-                if after is None:
-                    stopping = True  # after this group has committed
-                    break
-                group.append(after)
-            self._commit_together(group)
-        self._connection.close()
+            while self._waiting:
+                count = min(MAX_GROUP, len(self._waiting))
+                await self._commit_together([self._waiting.popleft() for _ in range(count)])
+        finally:
+            self._draining = None
 
-    def _refuse_all(self, error: sqlite3.Error) -> None:
-        """The file could not be opened: every write, now and later, fails with that."""
-        while (job := self._jobs.get()) is not None:
-            job.outcome = (False, error)
-            _answer([job])
+    def _connected(self) -> sqlite3.Connection:
+        """The writer's connection, opened by the first write; a file that cannot be opened
+        fails that write and every later one with the same error."""
+        if self._connection is None:
+            try:
+                self._connection = self._open()
+            except sqlite3.Error as error:
+                self._connection = error
+        if isinstance(self._connection, sqlite3.Error):
+            raise self._connection
+        return self._connection
 
-    def _commit_together(self, group: list[_Job]) -> None:
-        connection = self._connection
-        assert connection is not None
+    async def _commit_together(self, group: list[_Job]) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        connection: sqlite3.Connection | None = None
         try:
+            connection = self._connected()
             connection.execute("BEGIN IMMEDIATE")
-            for job in group:
-                connection.execute("SAVEPOINT one_write")
-                try:
-                    job.outcome = (True, job.work(connection))
-                except BaseException as error:
-                    connection.execute("ROLLBACK TO one_write")
-                    job.outcome = (False, error)
-                connection.execute("RELEASE one_write")
-            connection.execute("COMMIT")
+            outcomes = [_in_savepoint(connection, job.work) for job in group]
+            await asyncio.get_running_loop().run_in_executor(self._disk, _commit, connection)
         except sqlite3.Error as error:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            for job in group:
-                job.outcome = (False, error)
-        _answer(group)
+            if connection is not None and connection.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("ROLLBACK")
+            outcomes = [(False, error)] * len(group)
+        for job, (succeeded, value) in zip(group, outcomes, strict=True):
+            if job.future.done():  # its caller stopped waiting; the write stands
+                continue
+            if succeeded:
+                job.future.set_result(value)
+            else:
+                job.future.set_exception(value)
 
 
-def _answer(jobs: list[_Job]) -> None:
-    for job in jobs:
-        job.loop.call_soon_threadsafe(_settle, job)
+def _in_savepoint(connection: sqlite3.Connection, work: Work) -> tuple[bool, Any]:
+    connection.execute("SAVEPOINT one_write")
+    try:
+        outcome = (True, work(connection))
+    except Exception as error:
+        connection.execute("ROLLBACK TO one_write")
+        outcome = (False, error)
+    connection.execute("RELEASE one_write")
+    return outcome
 
 
-def _settle(job: _Job) -> None:
-    if job.future.done():
-        return
-    succeeded, value = job.outcome
-    if succeeded:
-        job.future.set_result(value)
-    else:
-        job.future.set_exception(value)
+def _commit(connection: sqlite3.Connection) -> None:
+    connection.execute("COMMIT")
