@@ -58,7 +58,8 @@ class _ClosingGently(asyncio.Transport):
         return self._closed or self.underlying.is_closing()
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        self.underlying.write(data)
+        if not self._closed:  # as a closed transport drops what is written after its close
+            self.underlying.write(data)
 
     def pause_reading(self) -> None:
         self.underlying.pause_reading()
@@ -151,7 +152,7 @@ class _HardenedHttp(HttpToolsProtocol):
             self._arm()  # a pipelined request waits for the answer before it: not its fault
             return
         self.transport.write(REQUEST_TIMEOUT)
-        self._close()
+        self.transport.close()
 
 
 def header_deadline(timeout_s: float) -> type[HttpToolsProtocol]:
