@@ -1,10 +1,11 @@
-"""A query of one root field, run without graphql-core's executor once its plan is known.
+"""An operation of one root field, run without graphql-core's executor once its plan is known.
 
 Why: for `outdialtarget(id)` the executor's fixed cost per request (`Executor.build`, the
 resolve info, paths, the completion coroutines, incremental delivery's bookkeeping) and
 strawberry's resolver wrapper took more time than the resolver and the object's completion
-together (bench/README.md). For a query whose root is one field, the same steps run here
-once each, with graphql-core's and strawberry's own functions:
+together (bench/README.md), and the same holds for a dialer's claim and report. For a query
+or mutation whose root is one field, the same steps run here once each, with graphql-core's
+and strawberry's own functions:
 - the variables coerced by graphql-core (`get_variable_values`), the field's arguments by
   graphql-core (`get_argument_values`) and converted by strawberry (`get_arguments`);
 - the resolver called as strawberry calls it, with a strawberry `Info` over the resolve
@@ -14,11 +15,11 @@ once each, with graphql-core's and strawberry's own functions:
 - a resolver's error answered as graphql-core answers it for a root field: located at the
   field, which is null (or the data, when the field is non-null).
 
-Anything else gives way to the full execution, which runs the operation from scratch and
-answers it with graphql-core's own data and errors: a first request (no plan yet), variables
-or arguments that do not coerce (no resolver has run then), a value the plan does not vouch
-for. Only queries come here, because that last case runs the resolver again: for a query, a
-second read.
+Anything else gives way to the full execution, which answers with graphql-core's own data
+and errors. Before the resolver runs: a first request (no plan yet), variables or arguments
+that do not coerce. After it: a value the plan does not vouch for, which graphql-core then
+completes from that value (`Resolved`, as middleware answering for the root field), so the
+resolver, a write among them, runs once.
 
 Fields with field extensions (permissions among them) or exception handlers, introspection,
 directives and several root fields (which the executor runs together, so their loads share a
@@ -35,6 +36,7 @@ both ways.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +48,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLResolveInfo,
     OperationDefinitionNode,
     OperationType,
     located_error,
@@ -82,8 +85,29 @@ class _NoAsyncHelpers:
 _NO_ASYNC_HELPERS = _NoAsyncHelpers()
 
 
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """The root field's value, which the plan did not vouch for: graphql-core completes it, with
+    this as its middleware answering for the root field instead of the resolver."""
+
+    value: Any
+
+    def resolve(
+        self, next_: Any, root: Any, info: GraphQLResolveInfo[Any], **arguments: Any
+    ) -> Any:
+        if info.path.prev is None:
+            return self.value
+        return next_(root, info, **arguments)
+
+
+_ROOTS = {
+    OperationType.QUERY: "query_type",
+    OperationType.MUTATION: "mutation_type",
+}
+
+
 class DirectQuery:
-    """One operation of a prepared document: a query of one root field."""
+    """One operation of a prepared document: a query or mutation of one root field."""
 
     def __init__(
         self,
@@ -94,8 +118,8 @@ class DirectQuery:
         plans: Plans,
     ) -> None:
         graphql_schema = schema._schema
-        root_type = graphql_schema.query_type
-        assert root_type is not None
+        root_type = getattr(graphql_schema, _ROOTS[operation.operation])
+        assert isinstance(root_type, GraphQLObjectType)
         self._field_def = root_type.fields[node.name.value]
         self._field: StrawberryField = self._field_def.extensions[_DEFINITION]
         self._schema = schema
@@ -121,13 +145,13 @@ class DirectQuery:
     ) -> DirectQuery | None:
         """The direct path for `operation` of `document`, if it can take one (`plans`: the
         document's shared plans, None when it has directives)."""
-        if plans is None or operation.operation is not OperationType.QUERY:
+        if plans is None or operation.operation not in _ROOTS:
             return None
         selections = operation.selection_set.selections
         if len(selections) != 1 or not isinstance(selections[0], FieldNode):
             return None
         node = selections[0]
-        root_type = schema._schema.query_type
+        root_type = getattr(schema._schema, _ROOTS[operation.operation])
         if node.directives or node.name.value.startswith("__") or root_type is None:
             return None
         field_def = root_type.fields.get(node.name.value)
@@ -148,8 +172,9 @@ class DirectQuery:
         context: object,
         variables: dict[str, Any] | None,
         extensions: dict[str, Any] | None,
-    ) -> ExecutionResult | None:
-        """The result graphql-core would give, or None: the full execution must answer."""
+    ) -> ExecutionResult | Resolved | None:
+        """The result graphql-core would give; or the value the full execution completes; or
+        None: the full execution must answer from scratch (no resolver has run)."""
         complete = self._complete or self._completer()
         if complete is None:
             return None
@@ -180,7 +205,7 @@ class DirectQuery:
         try:
             return ExecutionResult({self._response_name: complete(value)}, None)
         except Exception:  # the plan gave up, or met an error graphql-core reports its own way
-            return None
+            return Resolved(value)
 
     def _failed(self, error: Exception) -> ExecutionResult:
         """graphql-core's answer when a root field's resolver raises (Executor.execute_field,

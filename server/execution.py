@@ -6,8 +6,8 @@ a one-target query takes to execute. Here the same steps run in the same order, 
 the document (persisted or by text, parsed and validated once), the operation and its type,
 validation errors, scopes, the request budgets with the request's variables, then graphql-core
 with the document's plans, errors shaped by the schema, and the metrics and request log the
-schema extensions would have written. A query of one root field skips graphql-core's executor
-once its plan is known (schema.direct_query). Websockets keep strawberry's execution
+schema extensions would have written. A query or mutation of one root field skips graphql-core's
+executor once its plan is known (schema.direct_query). Websockets keep strawberry's execution
 (schema.prepared.PreparedDocuments), where the same budgets run as `RequestBudget`.
 """
 
@@ -26,7 +26,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.types.graphql import OperationType
 
 from resolvers.context import Context
-from schema.direct_query import DirectQuery
+from schema.direct_query import DirectQuery, Resolved
 from schema.fast_execution import FastExecutionContext
 from schema.prepared import Prepared
 from schema.root import OutdialSchema
@@ -139,9 +139,11 @@ class Operations:
     ) -> ExecutionResult:
         self._metrics.executing.inc()
         try:
-            result = await self._directly(prepared, request, context)
-            if result is None:
-                result = await self._fully(prepared, request, context)
+            direct = await self._directly(prepared, request, context)
+            if isinstance(direct, ExecutionResult):
+                result = direct
+            else:
+                result = await self._fully(prepared, request, context, direct)
         except Exception as error:  # as strawberry does: the error is shaped and logged
             result = ExecutionResult(None, [_coerced(error)])
         finally:
@@ -152,7 +154,7 @@ class Operations:
 
     async def _directly(
         self, prepared: Prepared, request: GraphQLRequestData, context: Context
-    ) -> ExecutionResult | None:
+    ) -> ExecutionResult | Resolved | None:
         """The answer of the operation's direct path (schema.direct_query), if it has one;
         the path is found once per document and operation name."""
         if not issubclass(self._schema.execution_context_class, FastExecutionContext):
@@ -170,12 +172,19 @@ class Operations:
         return await direct.run(alone, request.variables, request.extensions)
 
     async def _fully(
-        self, prepared: Prepared, request: GraphQLRequestData, context: Context
+        self,
+        prepared: Prepared,
+        request: GraphQLRequestData,
+        context: Context,
+        resolved: Resolved | None = None,
     ) -> ExecutionResult:
+        """graphql-core's execution; of the root field's value when the direct path resolved it."""
         executor = self._schema.execution_context_class
         extra: dict[str, Any] = {"operation_extensions": request.extensions}
         if issubclass(executor, FastExecutionContext):
             extra["plans"] = prepared.plans
+        if resolved is not None:
+            extra["middleware"] = [resolved]
         assert prepared.document is not None
         result = execute(
             self._graphql_schema,

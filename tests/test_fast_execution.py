@@ -271,6 +271,7 @@ class Worlds:
     fields_run: Counter[type]  # graphql-core's execute_field calls, by execution context
     operations: int = 0
     repeated: int | None = None  # those calls when the HTTP path answered a query again
+    http_fields: int = 0  # those calls in the HTTP path's answer (a mutation runs once)
 
     async def same(
         self,
@@ -287,7 +288,9 @@ class Worlds:
         answers = []
         for world in (self.slow, self.fast, self.http):
             self.ids.restart(self.operations)
+            self.fields_run.pop(HTTPExecutionContext, None)
             answers.append(await world.respond(query, variables, scope, operation_name))
+        self.http_fields = self.fields_run.pop(HTTPExecutionContext, 0)
         assert answers[1] == answers[0]
         assert answers[2] == answers[0]
         if is_query(query):
@@ -643,6 +646,38 @@ async def test_a_query_of_one_root_field_is_answered_directly(worlds: Worlds) ->
         assert worlds.repeated == 0, name
 
 
+async def test_a_mutation_of_one_root_field_is_answered_directly(worlds: Worlds) -> None:
+    idle = [t for t in TARGETS if t.status is Status.IDLE and t.destinations[0] and not t.deleted]
+    for n, target in enumerate(idle[:3]):
+        marked = await worlds.same(MARK, {"id": target.id, "slot": 0})
+        assert marked["data"]["markOutdialtargetProgressing"]["status"] == "PROGRESSING"
+        assert (worlds.http_fields == 0) is (n > 0)  # the first one made the plan
+        reported = await worlds.same(REPORT, {"id": target.id, "status": "IDLE"})
+        assert (
+            reported["data"]["updateOutdialtargetStatus"]["tryCount0"] == target.try_counts[0] + 1
+        )
+        assert (worlds.http_fields == 0) is (n > 0)
+    refused = await worlds.same(REPORT, {"id": idle[0].id, "status": "DONE"})  # IDLE: no attempt
+    assert refused["errors"][0]["extensions"]["code"] == "INVALID_STATE"
+    assert worlds.http_fields == 0
+    renamed = {"input": {"name": "renamed", "destination1": tel("+821199999999")}}
+    for target in idle[3:5]:
+        await worlds.same(UPDATE, {"id": target.id, **renamed})
+    assert worlds.http_fields == 0
+
+
+@pytest.mark.usefixtures("broken")
+async def test_a_mutation_whose_value_the_plan_refuses_still_runs_once(worlds: Worlds) -> None:
+    await worlds.same(MARK, {"id": IDLE_WITH_DESTINATION0.id, "slot": 0})  # makes the plan
+    for target in BROKEN_TARGETS:
+        # Running the resolver again would answer "already PROGRESSING" instead.
+        body = await worlds.same(MARK, {"id": target.id, "slot": 0})
+        assert ("errors" in body) is (target.name not in COERCED)
+        assert (worlds.http_fields > 0) is (target.name not in COERCED), target.name
+        (stored,) = await worlds.http.service.get_many([target.id])
+        assert isinstance(stored, Target) and stored.status is Status.PROGRESSING
+
+
 class Unavailable:
     """A store that is down: every read fails, as a database that does not answer."""
 
@@ -785,7 +820,8 @@ class RootMutation:
         ("{ a: greeting { plain } b: greeting { plain } }", False),
         ("{ __typename }", False),
         ("{ ... on RootQuery { greeting { plain } } }", False),
-        ("mutation { greet { plain } }", False),
+        ("mutation { greet { plain } }", True),
+        ("mutation { a: greet { plain } b: greet { plain } }", False),
     ],
 )
 def test_which_operations_can_take_the_direct_path(query: str, direct: bool) -> None:
