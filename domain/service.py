@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
@@ -26,7 +25,7 @@ _SWEEP_BATCH = 100
 
 @dataclass(frozen=True, slots=True)
 class OutdialPage:
-    outdials: list[tuple[str, dict[Status, int]]]
+    outdials: list[str]
     has_next_page: bool
     has_previous_page: bool
 
@@ -113,8 +112,7 @@ class TargetService:
         earlier = cursor is not None and bool(
             await self._store.outdials(after=page[0] if page else cursor, ascending=False, limit=1)
         )
-        counted = await asyncio.gather(*(self.counts(outdial_id) for outdial_id in page))
-        return OutdialPage(list(zip(page, counted, strict=True)), len(found) > limit, earlier)
+        return OutdialPage(page, len(found) > limit, earlier)
 
     def outdial_cursor(self, outdial_id: str) -> str:
         return self._cursors.for_outdials().encode_outdial(outdial_id)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import strawberry
 
@@ -73,12 +73,19 @@ async def outdials(
 ) -> OutdialSummaryConnection:
     service = info.context.service
     page = await service.outdials(first, given(after))
+
+    def counting(outdial_id: str) -> Callable[[], Awaitable[OutdialtargetCounts]]:
+        async def count() -> OutdialtargetCounts:  # read only when selected
+            return counts_of(await service.counts(outdial_id))
+
+        return count
+
     edges = [
         OutdialSummaryEdge(
             cursor=service.outdial_cursor(outdial_id),
-            node=OutdialSummary(outdial_id=strawberry.ID(outdial_id), counts=counts_of(counts)),
+            node=OutdialSummary(outdial_id=strawberry.ID(outdial_id), count=counting(outdial_id)),
         )
-        for outdial_id, counts in page.outdials
+        for outdial_id in page.outdials
     ]
     page_info = page_info_of(edges, page.has_next_page, page.has_previous_page)
     return OutdialSummaryConnection(edges=edges, page_info=page_info)

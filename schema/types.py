@@ -157,7 +157,8 @@ class OutdialtargetCounts:
 @strawberry.type(description="An outdial that has targets that are not deleted, with its progress.")
 class OutdialSummary:
     outdial_id: strawberry.ID
-    counts: OutdialtargetCounts
+    count: strawberry.Private[Callable[[], Awaitable[OutdialtargetCounts]]]
+    counts: OutdialtargetCounts = strawberry.field(resolver=lambda root: root.count())
 
 
 @strawberry.type

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests import operations as ops
+from tests.backends import Backend
 from tests.conftest import GraphQLClient
 from tests.test_paging import create
 
@@ -45,6 +46,28 @@ async def test_outdials_with_live_targets_by_id_with_counts(gql: GraphQLClient) 
         {"outdialId": C, "counts": counts(1)},
     ]
     assert found["pageInfo"]["hasNextPage"] is False
+
+
+async def test_counts_are_read_only_when_asked_for(
+    gql: GraphQLClient, backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for outdial in (A, B, C):
+        await create(gql, 1, outdial)
+    repository = backend.storage.repository
+    count_by_status = repository.count_by_status
+    reads = 0
+
+    async def counted(**arguments: Any) -> Any:
+        nonlocal reads
+        reads += 1
+        return await count_by_status(**arguments)
+
+    monkeypatch.setattr(repository, "count_by_status", counted)
+    ids_only = (await gql.data("{ outdials { edges { node { outdialId } } } }"))["outdials"]
+    assert [edge["node"]["outdialId"] for edge in ids_only["edges"]] == [A, B, C]
+    assert reads == 0
+    assert [edge["node"]["counts"] for edge in (await outdials(gql))["edges"]] == [counts(1)] * 3
+    assert reads == 3
 
 
 async def test_walk_outdials_one_at_a_time(gql: GraphQLClient) -> None:
