@@ -41,8 +41,8 @@ def uvicorn_config(app: ASGIApp, settings: Settings, **options: Any) -> uvicorn.
 
 
 class _ClosingGently(asyncio.Transport):
-    """A connection's transport whose `close` goes through `close_gently`, so that uvicorn
-    closing after a refusal lingers like every other close of ours."""
+    """A connection's transport whose `close` is the protocol's `close_gently`, so that the
+    closes uvicorn makes itself (after a refusal, a 400 for garbage) linger too."""
 
     def __init__(self, transport: asyncio.Transport, close_gently: Callable[[], None]) -> None:
         super().__init__()
@@ -156,7 +156,7 @@ class _HardenedHttp(HttpToolsProtocol):
 
 
 def header_deadline(timeout_s: float) -> type[HttpToolsProtocol]:
-    """uvicorn's httptools protocol, closing connections whose headers take too long."""
+    """uvicorn's httptools protocol, hardened (`_HardenedHttp`) with this deadline for headers."""
     return type("HeaderDeadlineProtocol", (_HardenedHttp,), {"timeout_s": timeout_s})
 
 
