@@ -9,7 +9,6 @@ keep theirs in caches of their own (server/persisted.py).
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 
@@ -26,6 +25,7 @@ from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
 
 from schema.fast_execution import Plans, has_directives
+from schema.lru import Lru
 
 ShapeErrors = Callable[[list[GraphQLError]], None]
 
@@ -73,8 +73,7 @@ class Documents:
         self._max_tokens = rules.max_tokens
         self._rules = (*specified_rules, *rules.rules)
         self._shape = shape
-        self._cache: OrderedDict[str, Prepared] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache: Lru[str, Prepared] = Lru(cache_size)
 
     @property
     def max_tokens(self) -> int | None:
@@ -86,16 +85,11 @@ class Documents:
         if prepared is None:
             prepared = self.prepare(query)
             self.keep(prepared)
-        else:
-            self._cache.move_to_end(query)
         return prepared
 
     def keep(self, prepared: Prepared) -> None:
         """Serve `prepared` from the cache by its text (persisted ones, for strawberry)."""
-        self._cache[prepared.query] = prepared
-        self._cache.move_to_end(prepared.query)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        self._cache.put(prepared.query, prepared)
 
     def prepare(self, query: str) -> Prepared:
         try:

@@ -10,13 +10,13 @@ the manifest does not list are refused before they are parsed.
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
 from graphql import GraphQLError
 
+from schema.lru import Lru
 from schema.prepared import Documents, Prepared
 from server.trusted import MAX_ID_LENGTH, TrustedDocument
 
@@ -61,8 +61,7 @@ class PersistedQueries:
         outcome: Outcome = lambda outcome: None,
     ) -> None:
         self._documents = documents
-        self._cache: OrderedDict[str, Prepared] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache: Lru[str, Prepared] = Lru(cache_size)
         self._trusted = {doc.id: documents.prepare(doc.body) for doc in trusted}
         self._trusted_texts = {prepared.query: prepared for prepared in self._trusted.values()}
         self.trusted_only = trusted_only
@@ -108,23 +107,18 @@ class PersistedQueries:
         trusted = self._trusted.get(key)
         if trusted is not None:
             return trusted
-        registered = self._cache.get(key.lower())
-        if registered is not None:
-            self._cache.move_to_end(key.lower())
-        return registered
+        return self._cache.get(key.lower())
 
     def _refuse_unknown(self) -> NoReturn:
         self._outcome("miss")
-        if self._cache_size == 0 and not self.trusted_only:
+        if self._cache.size == 0 and not self.trusted_only:
             raise Refused(NOT_SUPPORTED, "PersistedQueryNotSupported")
         raise Refused(NOT_FOUND, "PersistedQueryNotFound")
 
     def _register(self, key: str, query: str) -> Prepared:
         prepared = self._documents.get(query)
-        if prepared.valid and self._cache_size > 0:
-            self._cache[key] = prepared
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+        if prepared.valid and self._cache.size > 0:
+            self._cache.put(key, prepared)
             self._outcome("registered")
         return prepared
 
