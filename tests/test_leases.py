@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from starlette.applications import Starlette
 
-from domain.clock import format_time
+from domain.clock import TIME_FORMAT, format_time
 from domain.events import Subscription
 from server.app import create_app
 from server.settings import Settings
@@ -292,6 +292,21 @@ async def test_tm_update_never_goes_backwards(gql: GraphQLClient, docs: RawDocum
     await docs.insert(stored_document(tid(1), status="progressing", tm_update=at(hours=1)))
     reported = await gql.data(REPORT, id=tid(1), status="IDLE")
     assert reported["updateOutdialtargetStatus"]["tmUpdate"] == at(hours=1, microseconds=1)
+
+
+@pytest.mark.parametrize("stored_at", [at(hours=1), at()], ids=["later", "same"])
+async def test_a_claim_never_sets_tm_update_back(
+    gql: GraphQLClient, docs: RawDocuments, stored_at: str
+) -> None:
+    # Written by an instance whose clock runs ahead, or in this same microsecond.
+    await docs.insert(stored_document(tid(1), tm_update=stored_at))
+    target = (await claim(gql, lease=30_000))["target"]
+    after = format_time(datetime.strptime(stored_at, TIME_FORMAT) + timedelta(microseconds=1))
+    assert target["tmUpdate"] == after
+    expires = datetime.strptime(after, TIME_FORMAT) + timedelta(seconds=30)
+    assert target["leaseExpiresAt"] == format_time(expires.replace(tzinfo=UTC))
+    stored = await docs.get(tid(1))
+    assert stored is not None and stored["tm_update"] == after
 
 
 async def test_a_claim_never_writes_a_document_it_cannot_read(

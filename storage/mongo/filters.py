@@ -80,7 +80,7 @@ def claim_update(
     dialable = {slot: _dialable_expression(slot, rules.max_tries(slot)) for slot in SLOTS}
     raised: Filter = {
         "status": Status.PROGRESSING.value,
-        "tm_update": now,
+        "tm_update": {"$max": [now, "$tm_update"]},  # never back; claim_later adds the µs
         **{name: {"$literal": value} for name, value in claim_fields(token, lease_expires).items()},
     }
     for slot in rules.open_slots():
@@ -90,6 +90,14 @@ def claim_update(
         count = {"$ifNull": [f"${field}", 0]}
         raised[field] = {"$cond": [chosen, {"$add": [count, 1]}, f"${field}"]}
     return [{"$set": raised}]
+
+
+def claim_later(token: str, tm_update: str, lease_expires: str | None) -> tuple[Filter, Filter]:
+    """The claim made under `token`, moved to a `tm_update` after the stored one: claim_update
+    could only keep the stored time when it was not earlier than its clock (filter, update)."""
+    return {"claim_token": token}, {
+        "$set": {"tm_update": tm_update} | claim_fields(token, lease_expires)
+    }
 
 
 def _dialable_expression(slot: int, maximum: int) -> Filter:

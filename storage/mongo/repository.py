@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from domain import claim, leases
+from domain import claim, clock, leases
 from domain.claim import ClaimPolicy
 from domain.errors import IdsTaken, UnreadableTarget
 from domain.listing import ListScope
@@ -201,7 +201,11 @@ class TargetRepository:
             slot = claim.slot_to_dial(before, rules)
             if slot is None:
                 raise RuntimeError(f"claimed target {before.id} has no slot to dial")
-            return claim.after_claim(before, slot, now, token=token, lease_ms=lease_ms), slot
+            written = clock.next_update(before.tm_update, now)
+            if written != now:
+                held, later = filters.claim_later(token, written, leases.expiry(written, lease_ms))
+                await self._collection.update_one({"_id": doc["_id"]} | held, later)
+            return claim.after_claim(before, slot, written, token=token, lease_ms=lease_ms), slot
         return None
 
     async def _undo_claim(self, doc: dict[str, Any], token: str) -> None:
