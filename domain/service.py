@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
@@ -113,6 +114,9 @@ class TargetService:
             await self._store.outdials(after=page[0] if page else cursor, ascending=False, limit=1)
         )
         return OutdialPage(page, len(found) > limit, earlier)
+
+    async def counts_of(self, outdial_ids: Sequence[str]) -> list[dict[Status, int]]:
+        return list(await asyncio.gather(*(self.counts(outdial_id) for outdial_id in outdial_ids)))
 
     def outdial_cursor(self, outdial_id: str) -> str:
         return self._cursors.for_outdials().encode_outdial(outdial_id)

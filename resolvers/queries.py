@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 import strawberry
 
@@ -9,6 +9,7 @@ from domain.listing import ListScope, TargetPage
 from domain.models import AddressType, Status
 from domain.service import TargetService
 from resolvers.context import Info, given
+from resolvers.selection import selects
 from schema.types import (
     OutdialSummary,
     OutdialSummaryConnection,
@@ -73,22 +74,23 @@ async def outdials(
 ) -> OutdialSummaryConnection:
     service = info.context.service
     page = await service.outdials(first, given(after))
-
-    def counting(outdial_id: str) -> Callable[[], Awaitable[OutdialtargetCounts]]:
-        async def count() -> OutdialtargetCounts:  # read only when selected
-            return counts_of(await service.counts(outdial_id))
-
-        return count
-
+    if selects(info, "counts"):  # up to one count per outdial: read only when asked for
+        counts = [counts_of(counted) for counted in await service.counts_of(page.outdials)]
+    else:
+        counts = [_NEVER_SENT] * len(page.outdials)
     edges = [
         OutdialSummaryEdge(
             cursor=service.outdial_cursor(outdial_id),
-            node=OutdialSummary(outdial_id=strawberry.ID(outdial_id), count=counting(outdial_id)),
+            node=OutdialSummary(outdial_id=strawberry.ID(outdial_id), counts=counted),
         )
-        for outdial_id in page.outdials
+        for outdial_id, counted in zip(page.outdials, counts, strict=True)
     ]
     page_info = page_info_of(edges, page.has_next_page, page.has_previous_page)
     return OutdialSummaryConnection(edges=edges, page_info=page_info)
+
+
+# What an outdial's unselected `counts` hold: a plain value keeps the page on the planned path.
+_NEVER_SENT = OutdialtargetCounts(idle=0, progressing=0, done=0, total=0)
 
 
 def page_info_of(

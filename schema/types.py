@@ -157,8 +157,7 @@ class OutdialtargetCounts:
 @strawberry.type(description="An outdial that has targets that are not deleted, with its progress.")
 class OutdialSummary:
     outdial_id: strawberry.ID
-    count: strawberry.Private[Callable[[], Awaitable[OutdialtargetCounts]]]
-    counts: OutdialtargetCounts = strawberry.field(resolver=lambda root: root.count())
+    counts: OutdialtargetCounts
 
 
 @strawberry.type

@@ -68,6 +68,17 @@ async def test_counts_are_read_only_when_asked_for(
     assert reads == 0
     assert [edge["node"]["counts"] for edge in (await outdials(gql))["edges"]] == [counts(1)] * 3
     assert reads == 3
+    for counted_below in (
+        "{ outdials { edges { node { progress: counts { idle total } } } } }",
+        "{ outdials { ...Page } } fragment Page on OutdialSummaryConnection { edges { node { "
+        "...Node } } } fragment Node on OutdialSummary { progress: counts { idle total } }",
+        "{ outdials { edges { ... on OutdialSummaryEdge { node { ... { progress: counts { "
+        "idle total } } } } } } }",
+    ):
+        reads = 0
+        found = (await gql.data(counted_below))["outdials"]["edges"]
+        assert [edge["node"]["progress"] for edge in found] == [{"idle": 1, "total": 1}] * 3
+        assert reads == 3
 
 
 async def test_walk_outdials_one_at_a_time(gql: GraphQLClient) -> None:
