@@ -476,6 +476,14 @@ async def test_root_lists_and_counts(worlds: Worlds) -> None:
     counts = "query($o: ID!) { outdialtargetCounts(outdialId: $o) { idle progressing done total } }"
     await worlds.same(counts, {"o": OUTDIAL})
     assert worlds.repeated == 0
+    for listing in (
+        "{ outdials { edges { cursor node { outdialId } } pageInfo { hasNextPage } } }",
+        "{ outdials { edges { node { outdialId ...C } } } } fragment C on OutdialSummary {"
+        " counts { idle progressing done total } }",
+    ):
+        body = await worlds.same(listing)
+        assert len(body["data"]["outdials"]["edges"]) == 2
+        assert worlds.repeated == 0
 
 
 async def test_errors_from_resolvers(worlds: Worlds) -> None:

@@ -63,9 +63,10 @@ async def test_counts_are_read_only_when_asked_for(
         return await count_by_status(**arguments)
 
     monkeypatch.setattr(repository, "count_by_status", counted)
-    ids_only = (await gql.data("{ outdials { edges { node { outdialId } } } }"))["outdials"]
-    assert [edge["node"]["outdialId"] for edge in ids_only["edges"]] == [A, B, C]
-    assert reads == 0
+    for _ in range(2):
+        ids_only = (await gql.data("{ outdials { edges { node { outdialId } } } }"))["outdials"]
+        assert [edge["node"]["outdialId"] for edge in ids_only["edges"]] == [A, B, C]
+        assert reads == 0
     assert [edge["node"]["counts"] for edge in (await outdials(gql))["edges"]] == [counts(1)] * 3
     assert reads == 3
     for counted_below in (
@@ -75,10 +76,11 @@ async def test_counts_are_read_only_when_asked_for(
         "{ outdials { edges { ... on OutdialSummaryEdge { node { ... { progress: counts { "
         "idle total } } } } } } }",
     ):
-        reads = 0
-        found = (await gql.data(counted_below))["outdials"]["edges"]
-        assert [edge["node"]["progress"] for edge in found] == [{"idle": 1, "total": 1}] * 3
-        assert reads == 3
+        for _ in range(2):  # the second time on the direct path (schema.direct_query)
+            reads = 0
+            found = (await gql.data(counted_below))["outdials"]["edges"]
+            assert [edge["node"]["progress"] for edge in found] == [{"idle": 1, "total": 1}] * 3
+            assert reads == 3
 
 
 async def test_walk_outdials_one_at_a_time(gql: GraphQLClient) -> None:
