@@ -16,6 +16,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UnsetType
 
 from resolvers.context import Context
+from schema.lru import Lru
 from schema.root import OutdialSchema
 from server import http_compliance as http
 from server.auth import Authenticator, scope_refusal
@@ -147,12 +148,10 @@ class _Request(Request):
         if params is None:
             params = QueryParams(raw)  # immutable, so requests can share it
             if len(raw) <= _REMEMBERED_QUERY_BYTES:
-                if len(_query_strings) >= _REMEMBERED_QUERIES:
-                    _query_strings.clear()
-                _query_strings[raw] = params
+                _query_strings.put(raw, params)
         return params
 
 
 _REMEMBERED_QUERIES = 256
 _REMEMBERED_QUERY_BYTES = 4096
-_query_strings: dict[bytes, QueryParams] = {}
+_query_strings: Lru[bytes, QueryParams] = Lru(_REMEMBERED_QUERIES)

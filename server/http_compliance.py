@@ -13,6 +13,7 @@ from starlette.responses import Response
 from strawberry.types.graphql import OperationType
 
 from domain.errors import OutdialError
+from schema.lru import Lru
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -52,16 +53,14 @@ def negotiate(accept: str | None) -> str:
     known = _negotiated.get(accept)
     if known is None:
         known = _negotiate(accept)
-        if len(_negotiated) >= _REMEMBERED:
-            _negotiated.clear()
-        _negotiated[accept] = known
+        _negotiated.put(accept, known)
     if isinstance(known, NotAcceptable):
         raise NotAcceptable(*known.args)
     return known
 
 
 _REMEMBERED = 256
-_negotiated: dict[str | None, str | NotAcceptable] = {}
+_negotiated: Lru[str | None, str | NotAcceptable] = Lru(_REMEMBERED)
 
 
 def _negotiate(accept: str | None) -> str | NotAcceptable:
