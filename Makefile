@@ -26,7 +26,7 @@ schema: $(STAMP)
 
 # graphql-http's GraphQL-over-HTTP server audit against the real service (needs node and npm).
 audit: $(STAMP)
-	$(BIN)/python -m pytest -p no:cacheprovider -q -s tests/test_graphql_over_http.py -k audit
+	$(BIN)/python -m pytest -p no:cacheprovider -q -s tests/http/test_graphql_over_http.py -k audit
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.graphql_vs_plain

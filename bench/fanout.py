@@ -38,8 +38,8 @@ from typing import Any, cast
 import httpx
 import orjson
 
-from tests.live_server import LiveService, live_service
-from tests.operations import TARGET_FIELDS, new_input
+from tests.support.live_server import LiveService, live_service
+from tests.support.operations import TARGET_FIELDS, new_input
 
 CREATE = "mutation($input: CreateOutdialtargetInput!) { createOutdialtarget(input: $input) { id } }"
 MARK = """mutation($id: ID!) {

@@ -53,7 +53,7 @@ from server.app import create_app
 from server.runtime import Runtime
 from server.settings import Settings
 from storage.documents import target_to_document
-from tests.operations import TARGET_FIELDS
+from tests.support.operations import TARGET_FIELDS
 
 OUTDIAL = "7d0f6b1e-3c55-4e61-9a0e-2b8c4f1d9a37"
 PAGE_SIZE = 100

@@ -28,14 +28,14 @@ from typing import Any
 import httpx
 import orjson
 
+from cli.importer import import_file
 from domain.models import NOT_DELETED, Address, AddressType, Status, Target
 from server.app import create_app
-from server.importer import import_file
 from server.settings import Settings
 from storage.documents import target_to_document
-from tests.backends import Backend, open_backend
-from tests.conftest import GraphQLClient
-from tests.operations import TARGET_FIELDS
+from tests.support.api import GraphQLClient
+from tests.support.backends import Backend, open_backend
+from tests.support.operations import TARGET_FIELDS
 
 OUTDIAL = "5a1f0c2e-8b7d-4e3a-9c61-0d2e4f6a8b10"
 MAX_TRIES = 1000

@@ -48,9 +48,10 @@ def _dispatch[K, T](loader: TickLoader[K, T], batch: Batch[K, T]) -> None:
 
 
 class ReadAtOnce[K, T]:
-    """Each load is its own read, at once: a request that runs one resolver (server/execution.py,
-    schema.direct_query) has no other load to share a batch with, so waiting a turn for one
-    buys nothing. Values and errors as strawberry's batch gives them to a lone load."""
+    """Each load is its own read, at once: a request that runs one resolver
+    (server/http/execution.py, engine.direct_query) has no other load to share a batch with,
+    so waiting a turn for one buys nothing. Values and errors as strawberry's batch gives
+    them to a lone load."""
 
     def __init__(self, load_fn: Callable[[Sequence[K]], Awaitable[Sequence[T | BaseException]]]):
         self._load_fn = load_fn

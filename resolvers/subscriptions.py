@@ -48,7 +48,7 @@ async def _events(subscription: Subscription) -> AsyncGenerator[OutdialtargetSta
 
 class _Payloads:
     """One payload object per change, whoever receives it: their executions can be shared
-    (schema.shared_events). Keyed by identity: the broker hands out one object per change."""
+    (engine.shared_events). Keyed by identity: the broker hands out one object per change."""
 
     def __init__(self, size: int) -> None:
         self._size = size

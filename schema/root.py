@@ -9,10 +9,10 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
+from engine.prepared import DocumentRules, Documents, PreparedDocuments
+from engine.shared_events import SharedEventExecutionContext
 from resolvers import mutations, queries, subscriptions
 from schema import errors
-from schema.prepared import DocumentRules, Documents, PreparedDocuments
-from schema.shared_events import SharedEventExecutionContext
 from schema.types import (
     ClaimedOutdialtarget,
     OutdialSummaryConnection,

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Vendors the browser assets of the GraphiQL page into server/graphiql/static/ so the
+# Vendors the browser assets of the GraphiQL page into server/http/graphiql/static/ so the
 # page works on machines without internet. Needs npm (registry access) and tar.
 # Re-run after changing a pin below; the resulting files are committed.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-STATIC_DIR="$REPO_ROOT/server/graphiql/static"
+STATIC_DIR="$REPO_ROOT/server/http/graphiql/static"
 
 # name version sha512-integrity (from `npm view NAME@VERSION dist.integrity`)
 PINS=(

@@ -14,20 +14,20 @@ from starlette.staticfiles import StaticFiles
 
 from domain.clock import Clock, utc_now
 from schema.root import build_schema
-from server.auth import Authenticator, ScopeCheck
-from server.budget import RequestBudget
-from server.cors import cors
-from server.graphiql import STATIC_DIR, STATIC_PATH
-from server.graphql import GraphQLEndpoint
-from server.health import healthz, readyz
-from server.limits import document_limits, request_budget
-from server.metrics import Metrics
-from server.persisted import PersistedQueries
-from server.requestlog import OperationNames, RequestLog
+from server.guards.auth import Authenticator, ScopeCheck
+from server.guards.budget import RequestBudget
+from server.guards.limits import document_limits, request_budget
+from server.http.endpoint import GraphQLEndpoint
+from server.http.graphiql import STATIC_DIR, STATIC_PATH
+from server.http.persisted import PersistedQueries
+from server.observability.health import healthz, readyz
+from server.observability.metrics import Metrics
+from server.observability.requestlog import OperationNames, RequestLog
 from server.runtime import Runtime
+from server.serving.cors import cors
+from server.serving.shutdown import OpenWebSockets, TrackWebSockets
+from server.serving.transport import BodyLimits
 from server.settings import Settings, SettingsError
-from server.shutdown import OpenWebSockets, TrackWebSockets
-from server.transport import BodyLimits
 from storage.backend import Storage, open_storage
 
 logger = logging.getLogger("outdial.server")
@@ -113,7 +113,7 @@ def create_app(
         ],
         lifespan=lifespan,
     )
-    # The server closes these with 1001 when it stops (server.shutdown.GracefulServer).
+    # The server closes these with 1001 when it stops (server.serving.shutdown.GracefulServer).
     app.state.websockets = websockets
     return app
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from strawberry.http.websocket_origin import normalize_allowed_origins
 
-from server.auth import Credential, parse_credentials, token_entries
-from server.trusted import ManifestError, TrustedDocument, load_manifest
+from server.guards.auth import Credential, parse_credentials, token_entries
+from server.http.trusted import ManifestError, TrustedDocument, load_manifest
 
 NO_STORE = "no-store"
 

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, Request, Route, WebSocketRoute, sync_playwright
 
-from tests.live_server import live_service
+from tests.support.live_server import live_service
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

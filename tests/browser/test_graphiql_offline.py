@@ -12,8 +12,8 @@ import pytest
 from playwright.sync_api import Page, WebSocket, expect
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests import operations as ops
 from tests.browser.conftest import OfflineGuard
+from tests.support import operations as ops
 
 pytestmark = pytest.mark.browser
 

@@ -1,0 +1,1 @@
+"""The `outdial-graphql` command line: serve, import, export, demo, export-schema."""

@@ -1,0 +1,274 @@
+"""The `outdial-graphql` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import logging
+import shutil
+import sys
+import tempfile
+import uuid
+from collections.abc import Callable, Coroutine, Sequence
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from server.settings import Settings, SettingsError, environment_help
+
+if TYPE_CHECKING:
+    from storage.backend import Storage
+
+DEMO_COUNT = 50
+STDIN = "-"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        sys.stderr.write(f"outdial-graphql: {error}\n")
+        return 2
+    result: int = args.command(settings, args)
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="outdial-graphql", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="run the GraphQL server",
+        description="Run the GraphQL server, configured by the environment.",
+        epilog=environment_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.set_defaults(command=_serve)
+    export = commands.add_parser("export-schema", help="write the schema as SDL")
+    export.add_argument("path", nargs="?", type=Path, help="file to write (default: stdout)")
+    export.set_defaults(command=_export_schema)
+    dump = commands.add_parser(
+        "export",
+        help="write targets as JSON lines of stored documents, as import reads them",
+        description="Write every target (or one outdial's) as one stored document a line, in "
+        "the shape `import` reads back: export, import into an empty store and export again "
+        "give the same bytes. Documents the service cannot read are left out and counted.",
+    )
+    dump.add_argument("path", nargs="?", type=Path, help="file to write (default: stdout)")
+    dump.add_argument("--outdial", type=_uuid, help="only this outdial's targets")
+    dump.set_defaults(command=_export)
+    load = commands.add_parser(
+        "import",
+        help="load targets from a JSON-lines file of stored documents",
+        description="Load targets from FILE (- for standard input), one stored document (JSON) "
+        "a line. Every line is checked first; by default one bad line means nothing is imported "
+        "(exit 1).",
+    )
+    load.add_argument("file", type=Path, metavar="FILE")
+    load.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="import the good lines, report and skip the bad ones (and ids already stored)",
+    )
+    load.add_argument(
+        "--batch-size", type=_whole(1, 10_000), default=200, help="targets a write (default 200)"
+    )
+    load.set_defaults(command=_import)
+    demo = commands.add_parser(
+        "demo",
+        help="fill an outdial with example targets; prints the outdial id",
+        description="Create example targets (varied destinations and statuses) in an outdial "
+        "and print its id.",
+    )
+    demo.add_argument("--outdial", type=_uuid, help="outdial id (default: a new random one)")
+    demo.add_argument(
+        "--count", type=_whole(1, 100_000), default=DEMO_COUNT, help=f"default {DEMO_COUNT}"
+    )
+    demo.set_defaults(command=_demo)
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("outdial-graphql")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from server.app import create_app
+    from server.observability import logs
+    from server.serving.shutdown import GracefulServer
+    from server.serving.transport import uvicorn_config
+
+    logs.configure(settings.log_level, settings.log_format)
+    # Thousands of websockets keep millions of objects alive; with the default thresholds
+    # full collections run every few seconds and pause every subscriber for up to 2 s.
+    gc.set_threshold(50_000, 50, 1000)
+    if settings.mongodb_url is None:
+        from storage.datadir import DataDirInUse, ensure_data_dir_free
+
+        try:
+            ensure_data_dir_free(settings.data_dir)
+        except DataDirInUse as error:
+            sys.stderr.write(f"outdial-graphql: {error}\n")
+            return 1
+    try:
+        app = create_app(settings)
+    except SettingsError as error:  # a trusted document the schema refuses
+        sys.stderr.write(f"outdial-graphql: {error}\n")
+        return 2
+    config = uvicorn_config(app, settings)
+    GracefulServer(config, app.state.websockets).run()
+    return 0
+
+
+def _export_schema(settings: Settings, args: argparse.Namespace) -> int:
+    from schema.root import sdl
+
+    text = sdl()
+    if args.path is None:
+        sys.stdout.write(text)
+    else:
+        args.path.write_text(text)
+    return 0
+
+
+def _import(settings: Settings, args: argparse.Namespace) -> int:
+    if str(args.file) != STDIN:
+        if not args.file.is_file():
+            return _fail(f"{args.file}: no such file", status=2)
+        return _import_file(settings, args, args.file, str(args.file))
+    # The importer reads its input twice (check every line, then write): keep stdin on disk.
+    with tempfile.TemporaryDirectory(prefix="outdial-import-") as spool:
+        path = Path(spool) / "stdin.jsonl"
+        with path.open("wb") as copy:
+            shutil.copyfileobj(sys.stdin.buffer, copy)
+        return _import_file(settings, args, path, "standard input")
+
+
+def _import_file(settings: Settings, args: argparse.Namespace, path: Path, label: str) -> int:
+    from cli.importer import ImportResult, import_file
+
+    async def run() -> ImportResult:
+        async with _storage(settings) as storage:
+            return await import_file(
+                path,
+                storage.repository,
+                skip_bad=args.skip_bad,
+                batch_size=args.batch_size,
+                progress=sys.stderr,
+            )
+
+    try:
+        result = _run_quietly(run())
+    except _expected_failures() as error:
+        return _fail(str(error))
+    skipped = f", skipped {len(result.bad):,} bad line(s)" if result.bad and args.skip_bad else ""
+    sys.stderr.write(f"imported {result.written:,} target(s) from {label}{skipped}\n")
+    return 0 if result.ok or args.skip_bad else 1
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from cli.exporter import export_targets
+
+    async def run() -> int:
+        async with _storage(settings) as storage:
+            if args.path is None:
+                return await export_targets(storage.repository, sys.stdout.buffer, args.outdial)
+            with args.path.open("wb") as out:
+                return await export_targets(storage.repository, out, args.outdial)
+
+    try:
+        written = _run_quietly(run())
+    except _expected_failures() as error:
+        return _fail(str(error))
+    sys.stderr.write(f"exported {written:,} target(s)\n")
+    return 0
+
+
+def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    from cli.demo import fill
+    from domain.paging import CursorCodec
+    from domain.service import TargetService
+
+    outdial_id: str = args.outdial or str(uuid.uuid4())
+
+    async def run() -> str:
+        async with _storage(settings) as storage:
+            codec = CursorCodec(settings.cursor_secret.encode())
+            service = TargetService(storage.repository, cursors=codec)
+            statuses = await fill(service, outdial_id, args.count)
+        return ", ".join(f"{statuses[s]} {s.name}" for s in sorted(statuses, key=lambda s: s.name))
+
+    try:
+        summary = _run_quietly(run())
+    except _expected_failures() as error:
+        return _fail(str(error))
+    sys.stdout.write(f"{outdial_id}\n")
+    sys.stderr.write(f"created {args.count} example targets in outdial {outdial_id}: {summary}\n")
+    return 0
+
+
+def _storage(settings: Settings) -> AbstractAsyncContextManager[Storage]:
+    from storage.backend import open_storage
+
+    return open_storage(
+        url=settings.mongodb_url,
+        database=settings.mongodb_db,
+        data_dir=settings.data_dir,
+        timeout_ms=settings.db_timeout_ms,
+    )
+
+
+def _run_quietly[T](work: Coroutine[Any, Any, T]) -> T:
+    """Run a one-off command: warnings only, so progress on stderr stays readable."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return asyncio.run(work)
+
+
+def _expected_failures() -> tuple[type[Exception], ...]:
+    """What a one-off command reports in one line: the data dir is busy, the database is down."""
+    from domain.errors import OutdialError
+    from storage.datadir import DataDirInUse
+    from storage.mongo.driver import PyMongoError
+
+    return (DataDirInUse, OutdialError, PyMongoError, OSError)
+
+
+def _fail(message: str, *, status: int = 1) -> int:
+    sys.stderr.write(f"outdial-graphql: {message}\n")
+    return status
+
+
+def _uuid(raw: str) -> str:
+    from domain.errors import BadUserInput
+    from domain.validation import uuid_arg
+
+    try:
+        return uuid_arg(raw, "--outdial")
+    except BadUserInput as error:
+        raise argparse.ArgumentTypeError(error.rule) from None
+
+
+def _whole(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {raw!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low:,} and {high:,}")
+        return value
+
+    return parse
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""GraphQL over HTTP and websockets: the endpoint, negotiation, persisted and trusted operations."""

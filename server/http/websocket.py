@@ -1,0 +1,196 @@
+"""Both websocket protocols, as strawberry speaks them, made safe against hostile clients.
+
+Every message is checked for shape before strawberry reads it (a malformed one closes the
+connection with 4400 instead of failing in the handler), the operation cap answers with a
+coded error, the legacy protocol gets the connection_init timeout the newer one has, frames
+go out as text, close reasons are cut to what a close frame can carry, and the legacy
+protocol runs queries and mutations as the newer one does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from graphql import GraphQLError
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.schema import BaseSchema
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import OperationMessage, StartMessage
+
+from resolvers.context import Context
+from server.http.persisted import BAD_REQUEST, MissingQuery, PersistedQueries, Refused
+from server.observability.metrics import Metrics
+
+if TYPE_CHECKING:
+    from strawberry.schema.schema import StreamResult
+
+INVALID_MESSAGE = 4400
+INIT_TIMEOUT = 4408
+MAX_CLOSE_REASON_BYTES = 123  # what a close frame can carry (RFC 6455, 5.5)
+
+_OPTIONAL = {"variables": (dict, "an object"), "operationName": (str, "a string")}
+_OPTIONAL |= {"extensions": (dict, "an object")}
+
+
+class WebSocketAdapter(ASGIWebSocketAdapter):
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        # Browser clients (graphql-ws, subscriptions-transport-ws) read text frames only.
+        try:
+            await self.ws.send_text(self.view.encode_json_string(message))
+        except WebSocketDisconnect as disconnect:
+            raise WebSocketDisconnected from disconnect
+
+    async def close(self, code: int, reason: str) -> None:
+        # Close reasons quote error messages, which quote the client's document.
+        fitting = reason.encode()[:MAX_CLOSE_REASON_BYTES].decode(errors="ignore")
+        await super().close(code, fitting)
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws."""
+
+    async def handle_message(self, message: Message) -> None:
+        problem = _problem(cast(object, message), operation_types=("subscribe",))
+        if problem is not None:
+            await self.handle_invalid_message(problem)
+            return
+        if message["type"] == "subscribe":
+            error: GraphQLError | None
+            if self._at_cap(message["id"]):
+                error = over_cap(self.max_subscriptions_per_connection)
+            else:
+                error = resolve_persisted(self.view, message["payload"])
+            if error is not None:
+                await self.send_message(
+                    {"id": message["id"], "type": "error", "payload": [error.formatted]}
+                )
+                return
+        await super().handle_message(message)
+
+    def _at_cap(self, operation_id: str) -> bool:
+        cap = self.max_subscriptions_per_connection
+        return (
+            self.connection_acknowledged
+            and operation_id not in self.operations
+            and cap is not None
+            and len(self.operations) >= cap
+        )
+
+
+class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
+    """The legacy graphql-ws (subscriptions-transport-ws) protocol, queries and mutations too."""
+
+    def __init__(self, *args: Any, **options: Any) -> None:
+        super().__init__(*args, **options)
+        # strawberry runs subscriptions only over this protocol, but clients such as Python
+        # gql send every operation over it; the schema's extensions check scopes as over HTTP.
+        self.schema = cast(BaseSchema, _EveryOperation(self.schema))
+
+    async def handle(self) -> None:
+        timer = asyncio.create_task(self._close_unless_initialised())
+        try:
+            await super().handle()
+        finally:
+            timer.cancel()
+            with suppress(asyncio.CancelledError):
+                await timer
+
+    async def _close_unless_initialised(self) -> None:
+        await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
+        if not self.connection_acknowledged:
+            await self.websocket.close(INIT_TIMEOUT, "Connection initialisation timeout")
+
+    async def handle_message(self, message: OperationMessage) -> None:
+        problem = _problem(cast(object, message), operation_types=("start",))
+        if problem is not None:
+            await self.send_message({"type": "connection_error", "payload": {"message": problem}})
+            await self.websocket.close(INVALID_MESSAGE, problem)
+            return
+        if message["type"] == "start":
+            error = resolve_persisted(self.view, message["payload"])
+            if error is not None:
+                payload = error.formatted
+                await self.send_message({"type": "error", "id": message["id"], "payload": payload})
+                return
+        await super().handle_message(message)
+
+    async def handle_start(self, message: StartMessage) -> None:
+        cap = self.max_subscriptions_per_connection
+        operation_id = message["id"]
+        at_cap = cap is not None and len(self.tasks) >= cap and operation_id not in self.tasks
+        if self.connection_acknowledged and at_cap:
+            payload = over_cap(cap).formatted
+            await self.send_message({"type": "error", "id": operation_id, "payload": payload})
+            return
+        await super().handle_start(message)
+
+
+class _EveryOperation:
+    """A schema whose `subscribe` runs any operation: a subscription streams, others answer once."""
+
+    def __init__(self, schema: BaseSchema) -> None:
+        self._schema = schema
+
+    async def subscribe(self, **arguments: Any) -> StreamResult:
+        return await self._schema.stream(**arguments)
+
+
+class PersistedView(Protocol):
+    persisted: PersistedQueries
+    metrics: Metrics
+    schema: Any
+
+
+def resolve_persisted(view: object, payload: Mapping[str, Any]) -> GraphQLError | None:
+    """Puts the text of a persisted operation into `payload`; the refusal when it cannot run."""
+    endpoint = cast(PersistedView, view)
+    try:
+        resolved = endpoint.persisted.resolve(payload.get("query"), payload.get("extensions"))
+    except MissingQuery:
+        return GraphQLError("No GraphQL query found.", extensions={"code": BAD_REQUEST})
+    except Refused as refused:
+        endpoint.metrics.refused(refused.code, payload.get("operationName"))
+        return refused.error
+    endpoint.schema.documents.keep(resolved.prepared)  # strawberry finds it by its text
+    cast(dict[str, Any], payload)["query"] = resolved.prepared.query
+    return None
+
+
+def over_cap(cap: int | None) -> GraphQLError:
+    return GraphQLError(
+        f"At most {cap} operations may run at once on one connection.",
+        extensions={"code": "BAD_USER_INPUT"},
+    )
+
+
+def _problem(message: object, operation_types: tuple[str, ...]) -> str | None:
+    """What makes a client message unusable, or None when strawberry may read it."""
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return "A message must be a JSON object with a string `type`."
+    kind = message["type"]
+    if kind in (*operation_types, "complete", "stop") and not isinstance(message.get("id"), str):
+        return f"A `{kind}` message needs a string `id`."
+    if kind in operation_types:
+        payload = message.get("payload")
+        if not isinstance(payload, dict) or not _has_query(payload):
+            return f"A `{kind}` message needs a payload with a string `query`."
+        for name, (expected, described) in _OPTIONAL.items():
+            if payload.get(name) is not None and not isinstance(payload[name], expected):
+                return f"The payload's `{name}` must be {described}."
+    return None
+
+
+def _has_query(payload: dict[str, object]) -> bool:
+    """A string `query`, or none beside `extensions.persistedQuery`."""
+    query, extensions = payload.get("query"), payload.get("extensions")
+    persisted = isinstance(extensions, dict) and "persistedQuery" in extensions
+    return isinstance(query, str) or (query is None and persisted)

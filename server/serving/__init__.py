@@ -1,0 +1,1 @@
+"""How the app is served: uvicorn's hardened transport, graceful shutdown, CORS."""

@@ -1,0 +1,1 @@
+"""The GraphQL API as clients use it, on every storage tier: the contract's rules."""

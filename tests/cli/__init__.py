@@ -1,0 +1,1 @@
+"""The command line: import, export, demo, and the environment it reads."""

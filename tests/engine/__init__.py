@@ -1,0 +1,1 @@
+"""The execution engine: the fast paths answer what graphql-core answers."""

@@ -1,0 +1,1 @@
+"""HTTP and websockets: negotiation, persisted operations, guards, metrics, transport."""

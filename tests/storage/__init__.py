@@ -1,0 +1,1 @@
+"""The storage backends: query plans, change feeds, the writer, durability."""

@@ -1,0 +1,1 @@
+"""Helpers the tests share: storage tiers, stored documents, live servers, clients."""
