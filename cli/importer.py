@@ -27,7 +27,7 @@ BATCH_SIZE = 200
 # The embedded server refuses an $in of more than about 450 ids.
 _ID_CHECK_CHUNK = 200
 CHECK_PROGRESS_EVERY = 100_000
-# How much of a file is looked at to tell a file of JSON lines from a binary one.
+# How much of a first line is looked at to tell a file of JSON lines from a binary one.
 _SNIFF_BYTES = 64 * 1024
 _BOM = codecs.BOM_UTF8
 
@@ -60,7 +60,8 @@ class ImportResult:
 
 
 def check_file(path: Path) -> None:
-    """Refuse, in one sentence, a path that is not a readable file of UTF-8 text."""
+    """Refuse, in one sentence, a path that is not a readable file of text lines. A file whose
+    first line is binary or not UTF-8 is not JSON lines at all; a later such line is a bad line."""
     if path.is_dir():
         raise UnusableFile("is a directory")
     if not path.exists():
@@ -69,16 +70,17 @@ def check_file(path: Path) -> None:
         raise UnusableFile("not a regular file (use - to read standard input)")
     try:
         with path.open("rb") as file:
-            head = file.read(_SNIFF_BYTES)
+            head = file.readline(_SNIFF_BYTES)
     except OSError as error:
         raise UnusableFile(f"cannot be read ({error.strerror or error})") from None
     if b"\0" in head:
-        raise UnusableFile("holds NUL bytes: a binary file, not JSON lines")
+        raise UnusableFile("holds NUL bytes on its first line: a binary file, not JSON lines")
     try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=head.endswith(b"\n"))
     except UnicodeDecodeError as error:
         byte = head[error.start]
-        raise UnusableFile(f"not UTF-8 text (byte 0x{byte:02x} at offset {error.start})") from None
+        where = f"byte 0x{byte:02x} at offset {error.start}"
+        raise UnusableFile(f"not UTF-8 text ({where} on its first line)") from None
 
 
 def target_from_line(text: bytes, now: str) -> Target:
@@ -106,7 +108,7 @@ async def import_file(
     """Check every line, then write the good ones unless a bad one forbids it."""
     result = await _check_file(path, repository, progress)
     if not result.lines:
-        raise UnusableFile("holds no lines to import")
+        raise UnusableFile("is empty: no lines to import")
     if result.bad and not skip_bad:
         progress.write(f"{len(result.bad):,} bad line(s): nothing imported\n")
         return result
