@@ -73,14 +73,14 @@ def check_file(path: Path) -> None:
             head = file.readline(_SNIFF_BYTES)
     except OSError as error:
         raise UnusableFile(f"cannot be read ({error.strerror or error})") from None
-    if b"\0" in head:
-        raise UnusableFile("holds NUL bytes on its first line: a binary file, not JSON lines")
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=head.endswith(b"\n"))
     except UnicodeDecodeError as error:
         byte = head[error.start]
         where = f"byte 0x{byte:02x} at offset {error.start}"
         raise UnusableFile(f"not UTF-8 text ({where} on its first line)") from None
+    if b"\0" in head:
+        raise UnusableFile("holds NUL bytes on its first line: a binary file, not JSON lines")
 
 
 def target_from_line(text: bytes, now: str) -> Target:
