@@ -30,9 +30,11 @@ CHECK_PROGRESS_EVERY = 100_000
 # How much of a first line is looked at to tell a file of JSON lines from a binary one.
 _SNIFF_BYTES = 64 * 1024
 _BOM = codecs.BOM_UTF8
-
-
-_JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number"} | {
+_JSON_KINDS: dict[type, str] = {
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
     bool: "true or false",
     type(None): "null",
 }
