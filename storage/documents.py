@@ -251,17 +251,17 @@ def _optional_time(doc: Mapping[str, Any], name: str) -> str | None:
 
 
 def _check_fields(doc: Mapping[str, Any]) -> None:
-    unknown = [key for key in doc if key not in FIELDS]
-    if unknown:
-        raise UnreadableDocument(field_name(min(unknown)), "unknown field")
+    _refuse_unknown(doc, FIELDS, prefix="")
     for slot in SLOTS:
         raw = doc.get(destination_field(slot))
-        extra = (
-            [key for key in raw if key not in _ADDRESS_FIELDS] if isinstance(raw, Mapping) else []
-        )
-        if extra:
-            name = f"{destination_field(slot)}.{field_name(min(extra))}"
-            raise UnreadableDocument(name, "unknown field")
+        if isinstance(raw, Mapping):
+            _refuse_unknown(raw, _ADDRESS_FIELDS, prefix=f"{destination_field(slot)}.")
+
+
+def _refuse_unknown(doc: Mapping[str, Any], known: frozenset[str], *, prefix: str) -> None:
+    unknown = [key for key in doc if key not in known]
+    if unknown:
+        raise UnreadableDocument(prefix + field_name(min(unknown)), "unknown field")
 
 
 def _check_claim(target: Target) -> None:
