@@ -1,33 +1,25 @@
 """`outdial-graphql import`: targets from a JSON-lines file of stored documents.
 
-Every line is checked first (document shape, then the same rules as createOutdialtargets,
-then duplicate ids in the file and in the database); only then are targets written, in
-batches. By default one bad line means nothing is written.
+Every line is checked first (storage.documents reads it as input: the stored shape, then the same
+rules as createOutdialtargets; then duplicate ids in the file and in the database); only then are
+targets written, in batches. By default one bad line means nothing is written.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import re
-import uuid
-from collections.abc import Container, Iterator, Mapping
+import codecs
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import orjson
 
-from domain import clock, validation
-from domain.errors import BadUserInput
-from domain.models import NOT_DELETED, SLOTS, Address, AddressType, Status, Target
+from domain import clock
+from domain.models import Target
 from domain.ports import TargetStore
 from domain.validation import TargetDraft
-from storage.documents import (
-    destination_field,
-    target_from_document,
-    try_count_field,
-)
+from storage.documents import UnreadableDocument, target_from_input
 
 # Small batches keep each write well inside the database timeout, also on the embedded server,
 # whose inserts slow down as the collection grows.
@@ -35,27 +27,25 @@ BATCH_SIZE = 200
 # The embedded server refuses an $in of more than about 450 ids.
 _ID_CHECK_CHUNK = 200
 CHECK_PROGRESS_EVERY = 100_000
-
-_TEXT_FIELDS = ("name", "detail", "data")
-_TIME_FIELDS = ("tm_create", "tm_update", "tm_delete", "tm_lease_expire")
-_ADDRESS_TEXTS = ("target", "target_name", "name", "detail")
-_ADDRESS_FIELDS = frozenset({"type", *_ADDRESS_TEXTS})
-_KNOWN_FIELDS = frozenset(
-    {"_id", "id", "outdial_id", "status", "claim_token", *_TEXT_FIELDS, *_TIME_FIELDS}
-    | {destination_field(slot) for slot in SLOTS}
-    | {try_count_field(slot) for slot in SLOTS}
-)
-_STATUSES = {status.value: status for status in Status}
-_ADDRESS_TYPES = frozenset(kind.value for kind in AddressType)
-_API_FIELD_NAMES = (
-    (re.compile(r"destination(\d)"), r"destination_\1"),
-    (re.compile(r"outdialId"), "outdial_id"),
-    (re.compile(r"targetName"), "target_name"),
-)
+# How much of a first line is looked at to tell a file of JSON lines from a binary one.
+_SNIFF_BYTES = 64 * 1024
+_BOM = codecs.BOM_UTF8
+_JSON_KINDS: dict[type, str] = {
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "true or false",
+    type(None): "null",
+}
 
 
 class BadLine(ValueError):
     pass
+
+
+class UnusableFile(ValueError):
+    """The file as a whole cannot be imported: why, in words."""
 
 
 @dataclass
@@ -71,23 +61,42 @@ class ImportResult:
         return not self.bad
 
 
-def target_from_line(text: str | bytes, now: str) -> Target:
+def check_file(path: Path) -> None:
+    """Refuse, in one sentence, a path that is not a readable file of text lines. A file whose
+    first line is binary or not UTF-8 is not JSON lines at all; a later such line is a bad line."""
+    if path.is_dir():
+        raise UnusableFile("is a directory")
+    if not path.exists():
+        raise UnusableFile("no such file")
+    if not path.is_file():
+        raise UnusableFile("not a regular file (use - to read standard input)")
+    try:
+        with path.open("rb") as file:
+            head = file.readline(_SNIFF_BYTES)
+    except OSError as error:
+        raise UnusableFile(f"cannot be read ({error.strerror or error})") from None
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=head.endswith(b"\n"))
+    except UnicodeDecodeError as error:
+        byte = head[error.start]
+        where = f"byte 0x{byte:02x} at offset {error.start}"
+        raise UnusableFile(f"not UTF-8 text ({where} on its first line)") from None
+    if b"\0" in head:
+        raise UnusableFile("holds NUL bytes on its first line: a binary file, not JSON lines")
+
+
+def target_from_line(text: bytes, now: str) -> Target:
     """The target one line describes, checked like createOutdialtargets checks its inputs."""
     try:
         doc = orjson.loads(text)
     except orjson.JSONDecodeError as error:
-        raise BadLine(f"not JSON: {error}") from None
+        raise BadLine(f"not JSON: {error.msg} at column {error.colno}") from None
     if not isinstance(doc, dict):
-        raise BadLine("not a JSON object")
-    _check_shape(doc)
-    target = target_from_document(
-        {"tm_create": now, "tm_update": now, "tm_delete": NOT_DELETED}
-        | {key: value for key, value in doc.items() if value is not None}
-    )
+        raise BadLine(f"not a JSON object: {_JSON_KINDS.get(type(doc), 'a value')}")
     try:
-        return _validated(target)
-    except BadUserInput as error:
-        raise BadLine(f"{_document_field(error.field)}: {error.rule}") from None
+        return target_from_input(doc, now=now)
+    except UnreadableDocument as error:
+        raise BadLine(str(error)) from None
 
 
 async def import_file(
@@ -100,6 +109,8 @@ async def import_file(
 ) -> ImportResult:
     """Check every line, then write the good ones unless a bad one forbids it."""
     result = await _check_file(path, repository, progress)
+    if not result.lines:
+        raise UnusableFile("is empty: no lines to import")
     if result.bad and not skip_bad:
         progress.write(f"{len(result.bad):,} bad line(s): nothing imported\n")
         return result
@@ -128,7 +139,7 @@ async def import_file(
 
 async def _check_file(path: Path, repository: TargetStore, progress: TextIO) -> ImportResult:
     result = ImportResult()
-    first_seen: dict[int, int] = {}
+    first_seen: dict[str, int] = {}
     pending: dict[str, tuple[int, Target]] = {}
     now = clock.format_time(clock.utc_now())
 
@@ -152,11 +163,11 @@ async def _check_file(path: Path, repository: TargetStore, progress: TextIO) -> 
         except BadLine as error:
             _reject(result, number, str(error), progress)
             continue
-        key = uuid.UUID(target.id).int
-        if key in first_seen:
-            _reject(result, number, f"id {target.id} already on line {first_seen[key]}", progress)
+        if target.id in first_seen:
+            already = f"id {target.id} already on line {first_seen[target.id]}"
+            _reject(result, number, already, progress)
             continue
-        first_seen[key] = number
+        first_seen[target.id] = number
         pending[target.id] = (number, target)
         if len(pending) >= _ID_CHECK_CHUNK:
             await check_database()
@@ -170,11 +181,12 @@ def _reject(result: ImportResult, number: int, reason: str, progress: TextIO) ->
 
 
 def _numbered_lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """Non-blank lines with their 1-based line numbers."""
+    """Non-blank lines with their 1-based line numbers (a UTF-8 byte order mark left out)."""
     with path.open("rb") as lines:
         for number, text in enumerate(lines, start=1):
-            if text.strip():
-                yield number, text
+            line = text.removeprefix(_BOM) if number == 1 else text
+            if line.strip():
+                yield number, line
 
 
 def _draft_of(target: Target) -> TargetDraft:
@@ -194,92 +206,12 @@ def _batches(
             continue
         if not batch:
             first_line = number
-        batch.append(target_from_line(text, now))
+        try:
+            batch.append(target_from_line(text, now))
+        except BadLine as error:
+            raise UnusableFile(f"changed while it was imported (line {number}: {error})") from None
         if len(batch) == size:
             yield first_line, batch
             batch = []
     if batch:
         yield first_line, batch
-
-
-def _check_shape(doc: dict[str, Any]) -> None:
-    unknown = sorted(set(doc) - _KNOWN_FIELDS)
-    if unknown:
-        raise BadLine(f"unknown field {unknown[0]!r}")
-    for name in ("id", "outdial_id", "status"):
-        if not isinstance(doc.get(name), str):
-            raise BadLine(f"{name}: required, a string")
-    if "_id" in doc and doc["_id"] != doc["id"]:
-        raise BadLine("_id: must equal id")
-    if doc["status"] not in _STATUSES:
-        raise BadLine(f"status: must be one of {', '.join(_STATUSES)}")
-    for name in _TEXT_FIELDS:
-        _optional(doc, name, str, "a string")
-    if _optional(doc, "claim_token", str, "a UUID") is not None:
-        try:
-            validation.uuid_arg(doc["claim_token"], "claim_token")
-        except BadUserInput as error:
-            raise BadLine(str(error)) from None
-    for name in _TIME_FIELDS:
-        if _optional(doc, name, str, "a string") is not None:
-            _check_time(name, doc[name])
-    for slot in SLOTS:
-        count = _optional(doc, try_count_field(slot), int, "a whole number")
-        if isinstance(count, bool) or (count is not None and count < 0):
-            raise BadLine(f"{try_count_field(slot)}: must be a whole number >= 0")
-        _check_address(destination_field(slot), doc.get(destination_field(slot)))
-
-
-def _optional[T](doc: Mapping[str, Any], name: str, kind: type[T], what: str) -> T | None:
-    value = doc.get(name)
-    if value is not None and not isinstance(value, kind):
-        raise BadLine(f"{name}: must be {what}")
-    return value
-
-
-def _check_time(name: str, value: str) -> None:
-    try:
-        datetime.strptime(value, clock.TIME_FORMAT)
-    except ValueError:
-        raise BadLine(f"{name}: must be a UTC time like 2022-04-30 17:52:16.484341") from None
-
-
-def _check_address(name: str, raw: object) -> None:
-    if raw is None:
-        return
-    if not isinstance(raw, dict):
-        raise BadLine(f"{name}: must be an address object or null")
-    unknown = sorted(set(raw) - _ADDRESS_FIELDS)
-    if unknown:
-        raise BadLine(f"{name}: unknown field {unknown[0]!r}")
-    for key, value in raw.items():
-        if value is not None and not isinstance(value, str):
-            raise BadLine(f"{name}.{key}: must be a string")
-    kind = raw.get("type") or ""
-    if kind not in _ADDRESS_TYPES:
-        raise BadLine(f"{name}.type: must be one of {', '.join(sorted(_ADDRESS_TYPES - {''}))}")
-    if kind == AddressType.NONE.value:
-        # Read back as "no destination", but an import is held to the rules a create is.
-        none = Address(AddressType.NONE, *(raw.get(key) or "" for key in _ADDRESS_TEXTS))
-        try:
-            validation.address(none, name)
-        except BadUserInput as error:
-            raise BadLine(str(error)) from None
-
-
-def _validated(target: Target) -> Target:
-    target_id = validation.uuid_arg(target.id, "id")
-    draft = validation.draft(_draft_of(target), "doc")
-    return dataclasses.replace(
-        target,
-        id=target_id,
-        outdial_id=draft.outdial_id,
-        destinations=draft.destinations,
-    )
-
-
-def _document_field(api_field: str) -> str:
-    name = api_field.removeprefix("doc.")
-    for pattern, replacement in _API_FIELD_NAMES:
-        name = pattern.sub(replacement, name)
-    return name

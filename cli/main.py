@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import re
 import shutil
 import sys
 import tempfile
@@ -13,7 +14,7 @@ import uuid
 from collections.abc import Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from server.settings import Settings, SettingsError, environment_help
 
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
 
 DEMO_COUNT = 50
 STDIN = "-"
+# ASCII digits only: int() would take "١٢", " 12 " and "1_2" too.
+_DIGITS = re.compile(r"[0-9]+")
+_MESSAGE_LIMIT = 200
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,8 +40,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return result
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line (the subcommands are made of this class too)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {_cut(message)} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="outdial-graphql", description=__doc__)
+    parser = _Parser(prog="outdial-graphql", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     serve = commands.add_parser(
@@ -142,8 +153,6 @@ def _export_schema(settings: Settings, args: argparse.Namespace) -> int:
 
 def _import(settings: Settings, args: argparse.Namespace) -> int:
     if str(args.file) != STDIN:
-        if not args.file.is_file():
-            return _fail(f"{args.file}: no such file", status=2)
         return _import_file(settings, args, args.file, str(args.file))
     # The importer reads its input twice (check every line, then write): keep stdin on disk.
     with tempfile.TemporaryDirectory(prefix="outdial-import-") as spool:
@@ -154,7 +163,12 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _import_file(settings: Settings, args: argparse.Namespace, path: Path, label: str) -> int:
-    from cli.importer import ImportResult, import_file
+    from cli.importer import ImportResult, UnusableFile, check_file, import_file
+
+    try:
+        check_file(path)
+    except UnusableFile as error:
+        return _fail(f"{label}: {error}", status=2)
 
     async def run() -> ImportResult:
         async with _storage(settings) as storage:
@@ -168,6 +182,8 @@ def _import_file(settings: Settings, args: argparse.Namespace, path: Path, label
 
     try:
         result = _run_quietly(run())
+    except UnusableFile as error:
+        return _fail(f"{label}: {error}", status=2)
     except _expected_failures() as error:
         return _fail(str(error))
     skipped = f", skipped {len(result.bad):,} bad line(s)" if result.bad and args.skip_bad else ""
@@ -242,6 +258,11 @@ def _expected_failures() -> tuple[type[Exception], ...]:
     return (DataDirInUse, OutdialError, PyMongoError, OSError)
 
 
+def _cut(text: str) -> str:
+    """A message that may echo an argument, cut to a readable length."""
+    return text if len(text) <= _MESSAGE_LIMIT else f"{text[: _MESSAGE_LIMIT - 3]}..."
+
+
 def _fail(message: str, *, status: int = 1) -> int:
     sys.stderr.write(f"outdial-graphql: {message}\n")
     return status
@@ -259,10 +280,9 @@ def _uuid(raw: str) -> str:
 
 def _whole(low: int, high: int) -> Callable[[str], int]:
     def parse(raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {raw!r}") from None
+        if not _DIGITS.fullmatch(raw):
+            raise argparse.ArgumentTypeError(f"not a whole number: {raw!r}")
+        value = int(raw) if len(raw.lstrip("0")) <= len(str(high)) else high + 1
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"must be between {low:,} and {high:,}")
         return value

@@ -1,29 +1,47 @@
-"""The stored document shape of DOMAIN.md, shared by both backends: documents to domain objects
-and back, read leniently where the contract allows it and refused where it breaks the shape."""
+"""The stored document shape of DOMAIN.md, read in one place: by both backends, leniently as the
+contract reads documents of other programs, and by `import`, strictly as input. Also the way back
+from domain objects to documents."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
-from domain.errors import UnreadableTarget
+from domain import validation
+from domain.errors import BadUserInput, UnreadableTarget
 from domain.models import NOT_DELETED, SLOTS, Address, AddressType, Status, Target
 
 logger = logging.getLogger("outdial.storage")
 
 Document = dict[str, Any]
 
-TIME_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}")
+# ASCII digits only: a time in other digits would neither sort nor parse as the stored ones do.
+TIME_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}")
+_TIME_RULE = "must be a UTC time YYYY-MM-DD HH:MM:SS.ffffff"
+# GraphQL's Int (32-bit) shows every try count; the bound fits BSON's int64 and SQLite's INTEGER.
+MAX_TRY_COUNT = 2**31 - 1
+# What an error shows of a value it refuses: enough to find it, never a whole 10 MB string.
+ECHO_LIMIT = 60
+
 _ADDRESS_TEXTS = ("target", "target_name", "name", "detail")
+_ADDRESS_FIELDS = frozenset({"type", *_ADDRESS_TEXTS})
+_CLAIM_FIELDS = ("claim_token", "tm_lease_expire")
 _STATUSES = {status.value: status for status in Status}
 _ADDRESS_TYPES = {kind.value: kind for kind in AddressType}
-_MAX_TRY_COUNT = 2**31 - 1
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_]{1,40}")
 
 
 class UnreadableDocument(ValueError):
-    """The stored document breaks the shape: the service leaves it alone."""
+    """The document breaks the shape: the service leaves it alone, `import` refuses the line."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
 
 
 def destination_field(slot: int) -> str:
@@ -34,10 +52,33 @@ def try_count_field(slot: int) -> str:
     return f"try_count_{slot}"
 
 
+FIELDS = frozenset(
+    {"_id", "id", "outdial_id", "name", "detail", "data", "status", *_CLAIM_FIELDS}
+    | {"tm_create", "tm_update", "tm_delete"}
+    | {destination_field(slot) for slot in SLOTS}
+    | {try_count_field(slot) for slot in SLOTS}
+)
+
+
+def shown(value: str) -> str:
+    """`value` quoted as Python would, cut to a readable length."""
+    text = repr(value[: ECHO_LIMIT + 1])
+    return text if len(text) <= ECHO_LIMIT else f"{text[: ECHO_LIMIT - 4]}...{text[0]}"
+
+
+def field_name(key: str) -> str:
+    """A key as an error names it: plain when it reads as a field name, else quoted and cut."""
+    return key if _PLAIN_NAME.fullmatch(key) else shown(key)
+
+
 def target_from_document(doc: Mapping[str, Any]) -> Target:
+    """A stored document read as DOMAIN.md reads documents of other programs: missing texts
+    are "", missing try counts 0, an integral float its integer; any other break is refused."""
     target_id = doc.get("id")
-    if not isinstance(target_id, str) or doc.get("_id", target_id) != target_id:
-        raise UnreadableDocument("id: must be a string equal to _id")
+    if not isinstance(target_id, str):
+        raise UnreadableDocument("id", "must be a string")
+    if "_id" in doc and doc["_id"] != target_id:
+        raise UnreadableDocument("_id", "must equal id")
     return Target(
         id=target_id,
         outdial_id=_string(doc, "outdial_id", required=True),
@@ -46,11 +87,11 @@ def target_from_document(doc: Mapping[str, Any]) -> Target:
         data=_string(doc, "data"),
         status=_status(doc.get("status")),
         destinations=(
-            _address(doc, 0),
-            _address(doc, 1),
-            _address(doc, 2),
-            _address(doc, 3),
-            _address(doc, 4),
+            _destination(doc, 0),
+            _destination(doc, 1),
+            _destination(doc, 2),
+            _destination(doc, 3),
+            _destination(doc, 4),
         ),
         try_counts=(
             _try_count(doc, 0),
@@ -65,6 +106,23 @@ def target_from_document(doc: Mapping[str, Any]) -> Target:
         claim_token=_optional_string(doc, "claim_token"),
         lease_expires=_optional_time(doc, "tm_lease_expire"),
     )
+
+
+def target_from_input(doc: Mapping[str, Any], *, now: str) -> Target:
+    """A document given as input (`import`): the stored shape held strictly, and its target held
+    to the rules a create holds it to. Beyond the lenient read: no field the shape does not name,
+    claim fields on PROGRESSING targets only, UUIDs lowercased; a null is an absent field, and an
+    absent tm_create or tm_update is `now`."""
+    _check_fields(doc)
+    given = {key: value for key, value in doc.items() if value is not None}
+    target = target_from_document({"tm_create": now, "tm_update": now} | given)
+    _check_claim(target)
+    try:
+        for slot in SLOTS:
+            _check_none_address(given.get(destination_field(slot)), slot)
+        return _as_created(target)
+    except BadUserInput as error:
+        raise UnreadableDocument(_document_field(error.field), error.rule) from None
 
 
 def address_to_document(address: Address | None) -> Document | None:
@@ -112,40 +170,48 @@ def claim_fields(token: str | None, lease_expires: str | None) -> Document:
     return {"claim_token": token, "tm_lease_expire": lease_expires}
 
 
-def _string(doc: Mapping[str, Any], name: str, *, required: bool = False) -> str:
+def _string(doc: Mapping[str, Any], name: str, *, required: bool = False, prefix: str = "") -> str:
     value = doc.get(name)
     if value is None and not required:
         return ""
     if not isinstance(value, str):
-        raise UnreadableDocument(f"{name}: must be a string")
+        raise UnreadableDocument(f"{prefix}.{name}" if prefix else name, "must be a string")
     return value
 
 
 def _optional_string(doc: Mapping[str, Any], name: str) -> str | None:
     value = doc.get(name)
     if value is not None and not isinstance(value, str):
-        raise UnreadableDocument(f"{name}: must be a string or null")
+        raise UnreadableDocument(name, "must be a string or null")
     return value
 
 
 def _status(value: object) -> Status:
     if not isinstance(value, str) or value not in _STATUSES:
-        raise UnreadableDocument(f"status: unknown status {value!r}")
+        got = f" (got {shown(value)})" if isinstance(value, str) else ""
+        raise UnreadableDocument("status", f"must be one of {', '.join(_STATUSES)}{got}")
     return _STATUSES[value]
 
 
-def _address(doc: Mapping[str, Any], slot: int) -> Address | None:
+def _destination(doc: Mapping[str, Any], slot: int) -> Address | None:
     raw = doc.get(destination_field(slot))
     if raw is None:
         return None
+    address = _address(raw, destination_field(slot))
+    return None if address.type is AddressType.NONE else address
+
+
+def _address(raw: object, name: str) -> Address:
     if not isinstance(raw, Mapping):
-        raise UnreadableDocument(f"{destination_field(slot)}: must be an object or null")
-    kind = raw.get("type") or ""
+        raise UnreadableDocument(name, "must be an address object or null")
+    kind = raw.get("type")
+    if kind is None:
+        kind = ""
     if not isinstance(kind, str) or kind not in _ADDRESS_TYPES:
-        raise UnreadableDocument(f"{destination_field(slot)}.type: unknown type {kind!r}")
-    texts = [_string(raw, name) for name in _ADDRESS_TEXTS]
-    if _ADDRESS_TYPES[kind] is AddressType.NONE:
-        return None
+        got = f" (got {shown(kind)})" if isinstance(kind, str) else ""
+        known = ", ".join(sorted(_ADDRESS_TYPES.keys() - {""}))
+        raise UnreadableDocument(f"{name}.type", f"must be one of {known}, or empty{got}")
+    texts = [_string(raw, text, prefix=name) for text in _ADDRESS_TEXTS]
     return Address(_ADDRESS_TYPES[kind], *texts)
 
 
@@ -155,8 +221,9 @@ def _try_count(doc: Mapping[str, Any], slot: int) -> int:
         return 0
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_TRY_COUNT:
-        raise UnreadableDocument(f"{try_count_field(slot)}: must be a whole number >= 0")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_TRY_COUNT:
+        rule = f"must be a whole number from 0 to {MAX_TRY_COUNT}"
+        raise UnreadableDocument(try_count_field(slot), rule)
     return value
 
 
@@ -164,13 +231,86 @@ def _time(doc: Mapping[str, Any], name: str, *, default: str | None = None) -> s
     value = doc.get(name)
     if value is None and default is not None:
         return default
-    if not isinstance(value, str) or not TIME_PATTERN.fullmatch(value):
-        raise UnreadableDocument(f"{name}: must be a time like 2022-04-30 17:52:16.484341")
+    if not isinstance(value, str):
+        raise UnreadableDocument(name, _TIME_RULE)
+    if not TIME_PATTERN.fullmatch(value) or not _is_calendar_time(value):
+        raise UnreadableDocument(name, f"{_TIME_RULE} (got {shown(value)})")
     return value
+
+
+def _is_calendar_time(value: str) -> bool:
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:  # 2022-02-30, 24:00 and the like: the stored format, but no time
+        return False
+    return True
 
 
 def _optional_time(doc: Mapping[str, Any], name: str) -> str | None:
     return None if doc.get(name) is None else _time(doc, name)
+
+
+def _check_fields(doc: Mapping[str, Any]) -> None:
+    _refuse_unknown(doc, FIELDS, prefix="")
+    for slot in SLOTS:
+        raw = doc.get(destination_field(slot))
+        if isinstance(raw, Mapping):
+            _refuse_unknown(raw, _ADDRESS_FIELDS, prefix=f"{destination_field(slot)}.")
+
+
+def _refuse_unknown(doc: Mapping[str, Any], known: frozenset[str], *, prefix: str) -> None:
+    unknown = [key for key in doc if key not in known]
+    if unknown:
+        raise UnreadableDocument(prefix + field_name(min(unknown)), "unknown field")
+
+
+def _check_claim(target: Target) -> None:
+    if target.status is Status.PROGRESSING:
+        return
+    for name, value in zip(_CLAIM_FIELDS, (target.claim_token, target.lease_expires), strict=True):
+        if value is not None:
+            raise UnreadableDocument(name, "must be null unless status is progressing")
+
+
+def _check_none_address(raw: object, slot: int) -> None:
+    """A NONE address reads as no destination, but input is held to the rule a create is."""
+    if raw is None:
+        return
+    address = _address(raw, destination_field(slot))
+    if address.type is AddressType.NONE:
+        validation.address(address, f"doc.{validation.destination_name(slot)}")
+
+
+def _as_created(target: Target) -> Target:
+    target_id = validation.uuid_arg(target.id, "doc.id")
+    draft = validation.draft(
+        validation.TargetDraft(
+            target.outdial_id, target.name, target.detail, target.data, target.destinations
+        ),
+        "doc",
+    )
+    return dataclasses.replace(
+        target,
+        id=target_id,
+        outdial_id=draft.outdial_id,
+        destinations=draft.destinations,
+        claim_token=validation.optional_uuid_arg(target.claim_token, "doc.claim_token"),
+    )
+
+
+_API_FIELD_NAMES = (
+    (re.compile(r"destination(\d)"), r"destination_\1"),
+    (re.compile(r"outdialId"), "outdial_id"),
+    (re.compile(r"targetName"), "target_name"),
+)
+
+
+def _document_field(api_field: str) -> str:
+    """The document's name for a field the create rules name as the API does."""
+    name = api_field.removeprefix("doc.")
+    for pattern, replacement in _API_FIELD_NAMES:
+        name = pattern.sub(replacement, name)
+    return name
 
 
 class UnreadableLog:

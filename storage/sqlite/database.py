@@ -83,12 +83,15 @@ def _create_schema(connection: sqlite3.Connection) -> None:
 
 
 def _upgrade(connection: sqlite3.Connection) -> None:
-    """Version 1 files have no destination keys yet: add those of every target, once."""
+    """Version 1 files have no destination keys yet: add those of every target, once. Rows
+    before version 3 were derived by a more lenient reader: derive them again, once."""
     (version,) = connection.execute(
         "SELECT value FROM meta WHERE key = 'schema_version'"
     ).fetchone()
     if int(version) < 2:
         writes.index_all(connection)
+    if int(version) < 3:
+        writes.derive_all(connection)
     connection.execute(
         "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(schema.VERSION),)
     )

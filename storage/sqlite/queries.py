@@ -29,6 +29,7 @@ EVERY_OF_OUTDIAL = (
 UNREADABLE = "SELECT doc FROM targets INDEXED BY unreadable WHERE readable = 0"
 DELETE_KEYS = "DELETE FROM destination_keys WHERE id = ?"
 ALL_DOCS = "SELECT doc FROM targets"
+ALL_IDS_AND_DOCS = "SELECT id, doc FROM targets"
 TOTAL_OF_DESTINATION = "SELECT count(*) FROM destination_keys WHERE type = ? AND target = ?"
 COUNTS = "SELECT status, n FROM outdial_counts WHERE outdial_id = ?"
 OUTDIALS_AFTER = (

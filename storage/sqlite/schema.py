@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from domain.models import SLOTS
 
-VERSION = 2
+# 2: destination keys. 3: every row derived again, the document reader having grown stricter.
+VERSION = 3
 
 # `doc` is the stored document as-is (JSON); the other columns are derived from it by
 # storage.sqlite.rows, in the same write, for the indexes. `live`: readable and not deleted.
