@@ -2,20 +2,25 @@
 on the event loop.
 
 WAL lets reads run beside a write; `synchronous=FULL` makes every acknowledged write survive
-power loss. One writer serialises the writes, so each one is atomic and isolated.
+power loss. One writer serialises the writes, so each one is atomic and isolated. Opening checks
+the whole file (`PRAGMA quick_check`, about 0.5 s per 100,000 targets), so a damaged one stops
+start-up rather than a request later.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 from domain.errors import DatabaseUnavailable
+from storage.errors import CannotOpenStorage, disk_full, not_writable
 from storage.sqlite import schema, writes
 from storage.sqlite.writer import GroupWriter
 
 FILE_NAME = "targets.sqlite3"
+_DETAIL_LENGTH = 200
 
 _PRAGMAS = (
     "PRAGMA journal_mode = WAL",
@@ -39,14 +44,20 @@ class SqliteDatabase:
         self._read_connection: sqlite3.Connection | None = None
 
     async def open(self) -> None:
+        """Raises CannotOpenStorage, naming the file, when it cannot be used."""
         writer = GroupWriter(lambda: connect(self.path))
         try:
+            if problems := await writer.write(_quick_check):
+                raise damaged(self.path, problems[0])
             await writer.write(_create_schema)
+            self._read_connection = connect(self.path)
+        except sqlite3.Error as error:
+            await writer.stop()
+            raise unusable(self.path, error) from None
         except BaseException:
             await writer.stop()
             raise
         self._writer = writer
-        self._read_connection = connect(self.path)
 
     async def close(self) -> None:
         writer, self._writer = self._writer, None
@@ -70,6 +81,39 @@ class SqliteDatabase:
             raise DatabaseUnavailable("the embedded database is closed")
         result: T = await self._writer.write(work)
         return result
+
+
+def unusable(path: Path, error: sqlite3.Error) -> CannotOpenStorage:
+    """What to do about `error`, met opening the SQLite file at `path`."""
+    code = (error.sqlite_errorcode or 0) & 0xFF  # the primary code of an extended one
+    if code == sqlite3.SQLITE_NOTADB:
+        return CannotOpenStorage(
+            f"{path} is not an SQLite database; move it out of {path.parent} (the service "
+            "then starts with an empty store) or set DATA_DIR to the directory of your own"
+        )
+    if code == sqlite3.SQLITE_CORRUPT:
+        return damaged(path, str(error))
+    if code == sqlite3.SQLITE_FULL:
+        return disk_full(path)
+    if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_CANTOPEN):
+        return not_writable(path, str(error))
+    if code == sqlite3.SQLITE_IOERR:
+        return CannotOpenStorage(f"cannot read or write {path} ({error}); check its disk")
+    return CannotOpenStorage(f"cannot open {path} ({error})")
+
+
+def damaged(path: Path, detail: str) -> CannotOpenStorage:
+    detail = re.sub(r"\s+", " ", detail).strip()[:_DETAIL_LENGTH]
+    return CannotOpenStorage(
+        f"{path} is damaged ({detail}); put a backup in its place, or move it away to start "
+        f"with an empty store (`sqlite3 {path.name} .recover` saves what is still readable)"
+    )
+
+
+def _quick_check(connection: sqlite3.Connection) -> list[str]:
+    """What is wrong with the file's pages and records; empty when nothing is."""
+    problems = [text for (text,) in connection.execute("PRAGMA quick_check")]
+    return [] if problems == ["ok"] else problems
 
 
 def _create_schema(connection: sqlite3.Connection) -> None:
