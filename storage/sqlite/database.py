@@ -32,8 +32,12 @@ _PRAGMAS = (
 
 def connect(path: Path) -> sqlite3.Connection:
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    for pragma in _PRAGMAS:
-        connection.execute(pragma)
+    try:
+        for pragma in _PRAGMAS:
+            connection.execute(pragma)
+    except BaseException:  # a file that is not a database fails here
+        connection.close()
+        raise
     return connection
 
 
