@@ -28,6 +28,8 @@ from storage.mongo.repository import TargetRepository
 
 logger = logging.getLogger("outdial.storage")
 
+_NOT_ALLOWED = (13, 18)  # MongoDB's Unauthorized, AuthenticationFailed
+
 
 @dataclass(frozen=True, slots=True)
 class MongoStorage:
@@ -132,11 +134,13 @@ async def _prepared(client: Client, url: str, database: str, timeout_ms: int) ->
             f"{where} did not answer within {timeout_ms} ms ({_reason(error)}); start it, "
             "or correct MONGODB_URL (DB_TIMEOUT_MS sets how long to wait)"
         ) from None
-    except PyMongoError as error:  # authentication failed, not allowed, a bad database name
-        raise CannotOpenStorage(
-            f"{where} refused ({_reason(error)}); check the user and password in MONGODB_URL "
-            "and that this user may write the database MONGODB_DB"
-        ) from None
+    except PyMongoError as error:
+        if getattr(error, "code", None) in _NOT_ALLOWED:
+            raise CannotOpenStorage(
+                f"{where} refused ({_reason(error)}); check the user and password in "
+                "MONGODB_URL and that this user may write the database MONGODB_DB"
+            ) from None
+        raise CannotOpenStorage(f"{where} cannot be used ({_reason(error)})") from None
 
 
 def _hosts(url: str) -> str:

@@ -93,7 +93,7 @@ def unusable(path: Path, error: sqlite3.Error) -> CannotOpenStorage:
     if code == sqlite3.SQLITE_NOTADB:
         return CannotOpenStorage(
             f"{path} is not an SQLite database; move it out of {path.parent} (the service "
-            "then starts with an empty store) or set DATA_DIR to the directory of your own"
+            "then starts with an empty store) or set DATA_DIR to the directory that holds yours"
         )
     if code == sqlite3.SQLITE_CORRUPT:
         return damaged(path, str(error))
