@@ -3,8 +3,8 @@ on the event loop.
 
 WAL lets reads run beside a write; `synchronous=FULL` makes every acknowledged write survive
 power loss. One writer serialises the writes, so each one is atomic and isolated. Opening checks
-the whole file (`PRAGMA quick_check`, about 0.5 s per 100,000 targets), so a damaged one stops
-start-up rather than a request later.
+the whole file (`PRAGMA quick_check`: per 100,000 targets, 210 MB, 0.4 s from the page cache
+and 1.6 s from disk), so a damaged file stops start-up rather than failing requests later.
 """
 
 from __future__ import annotations
