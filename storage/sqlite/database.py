@@ -21,6 +21,10 @@ from storage.sqlite.writer import GroupWriter
 
 FILE_NAME = "targets.sqlite3"
 _DETAIL_LENGTH = 200
+# A write that meets these reports them as the store being unavailable, with what to do.
+_CANNOT_WRITE = frozenset(
+    {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CORRUPT}
+)
 
 _PRAGMAS = (
     "PRAGMA journal_mode = WAL",
@@ -83,13 +87,18 @@ class SqliteDatabase:
         once its commit has reached the disk."""
         if self._writer is None:
             raise DatabaseUnavailable("the embedded database is closed")
-        result: T = await self._writer.write(work)
+        try:
+            result: T = await self._writer.write(work)
+        except sqlite3.Error as error:
+            if _primary_code(error) not in _CANNOT_WRITE:
+                raise
+            raise DatabaseUnavailable(str(unusable(self.path, error))) from error
         return result
 
 
 def unusable(path: Path, error: sqlite3.Error) -> CannotOpenStorage:
     """What to do about `error`, met opening the SQLite file at `path`."""
-    code = (error.sqlite_errorcode or 0) & 0xFF  # the primary code of an extended one
+    code = _primary_code(error)
     if code == sqlite3.SQLITE_NOTADB:
         return CannotOpenStorage(
             f"{path} is not an SQLite database; move it out of {path.parent} (the service "
@@ -104,6 +113,10 @@ def unusable(path: Path, error: sqlite3.Error) -> CannotOpenStorage:
     if code == sqlite3.SQLITE_IOERR:
         return CannotOpenStorage(f"cannot read or write {path} ({error}); check its disk")
     return CannotOpenStorage(f"cannot open {path} ({error})")
+
+
+def _primary_code(error: sqlite3.Error) -> int:
+    return (error.sqlite_errorcode or 0) & 0xFF  # an extended code holds it in its low byte
 
 
 def damaged(path: Path, detail: str) -> CannotOpenStorage:

@@ -147,3 +147,28 @@ def _refusing(
 def _environment(extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("MONGODB_URL", "DATA_DIR")}
     return env | {"PYTHONPATH": str(REPO_ROOT), "HOST": "127.0.0.1", "PORT": "0"} | extra
+
+
+def test_a_disk_that_fills_during_an_import_ends_it_without_a_traceback(tmp_path: Path) -> None:
+    """Room to open the store, not to store 1,000 targets: SQLite's write is refused."""
+    lines = tmp_path / "targets.jsonl"
+    lines.write_text(
+        "".join(json.dumps(stored_document(tid(n), data="x" * 1000)) + "\n" for n in range(1000))
+    )
+    with full_disk(tmp_path, size=128 * PAGE, room=32 * PAGE) as disk:
+        result = subprocess.run(
+            [*disk.command_prefix, sys.executable, "-m", "cli", "import", str(lines)],
+            cwd=REPO_ROOT,
+            env=_environment({"DATA_DIR": str(disk.data_dir)}),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("outdial-graphql: "), result.stderr
+    assert str(disk.data_dir) in last
+    if not disk.command_prefix:
+        assert f"no space left on the disk holding {disk.data_dir / 'targets.sqlite3'}" in last

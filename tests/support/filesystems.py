@@ -59,11 +59,14 @@ def read_only_dir(tmp_path: Path) -> Iterator[Refusing]:
 
 
 @contextmanager
-def full_disk(tmp_path: Path, *, room: int = 0, populated: bool = False) -> Iterator[Refusing]:
-    """A data directory on a disk with `room` bytes left (after a store, if `populated`)."""
+def full_disk(
+    tmp_path: Path, *, room: int = 0, size: int = TMPFS_SIZE, populated: bool = False
+) -> Iterator[Refusing]:
+    """A data directory on a disk of `size` bytes with `room` left (after a store, if
+    `populated`)."""
     directory = tmp_path / "full"
     directory.mkdir()
-    if not _mount_tmpfs(directory, f"size={TMPFS_SIZE}"):
+    if not _mount_tmpfs(directory, f"size={size}"):
         yield Refusing(
             directory, "file-size limit 0", ("sh", "-c", 'ulimit -f 0 && exec "$@"', "sh")
         )
