@@ -12,11 +12,12 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from server.settings import Settings, SettingsError, environment_help
+from storage.errors import CannotOpenStorage
 
 if TYPE_CHECKING:
     from storage.backend import Storage
@@ -29,14 +30,17 @@ _MESSAGE_LIMIT = 200
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    """Settings that will not do (status 2) and a store that will not open (status 1) end the
+    command in one line on stderr, never in a traceback."""
+    args = _parser().parse_args(argv)
     try:
-        settings = Settings.from_env()
+        result: int = args.command(Settings.from_env(), args)
     except SettingsError as error:
-        sys.stderr.write(f"outdial-graphql: {error}\n")
-        return 2
-    result: int = args.command(settings, args)
+        return _fatal(error, status=2)
+    except CannotOpenStorage as error:
+        return _fatal(error, status=1)
+    except KeyboardInterrupt:
+        return 130
     return result
 
 
@@ -113,31 +117,29 @@ def _version() -> str:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    from server.app import create_app
+    import uvloop  # uvicorn's own choice of event loop, as `uvicorn.run` makes it
+
     from server.observability import logs
-    from server.serving.shutdown import GracefulServer
-    from server.serving.transport import uvicorn_config
 
     logs.configure(settings.log_level, settings.log_format)
     # Thousands of websockets keep millions of objects alive; with the default thresholds
     # full collections run every few seconds and pause every subscriber for up to 2 s.
     gc.set_threshold(50_000, 50, 1000)
-    if settings.mongodb_url is None:
-        from storage.datadir import DataDirInUse, ensure_data_dir_free
+    return asyncio.run(_serving(settings), loop_factory=uvloop.new_event_loop)
 
-        try:
-            ensure_data_dir_free(settings.data_dir)
-        except DataDirInUse as error:
-            sys.stderr.write(f"outdial-graphql: {error}\n")
-            return 1
-    try:
-        app = create_app(settings)
-    except SettingsError as error:  # a trusted document the schema refuses
-        sys.stderr.write(f"outdial-graphql: {error}\n")
-        return 2
-    config = uvicorn_config(app, settings)
-    GracefulServer(config, app.state.websockets).run()
-    return 0
+
+async def _serving(settings: Settings) -> int:
+    """Storage opens before the app: one that will not open ends start-up in one line
+    (CannotOpenStorage, reported by main) rather than in a failed lifespan's traceback."""
+    from server.app import create_app
+    from server.serving.shutdown import GracefulServer
+    from server.serving.transport import uvicorn_config
+
+    async with _storage(settings) as storage:
+        app = create_app(settings, storage=lambda: nullcontext(storage))
+        server = GracefulServer(uvicorn_config(app, settings), app.state.websockets)
+        await server.serve()
+    return 0 if server.started else 1
 
 
 def _export_schema(settings: Settings, args: argparse.Namespace) -> int:
@@ -235,12 +237,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
 def _storage(settings: Settings) -> AbstractAsyncContextManager[Storage]:
     from storage.backend import open_storage
 
-    return open_storage(
-        url=settings.mongodb_url,
-        database=settings.mongodb_db,
-        data_dir=settings.data_dir,
-        timeout_ms=settings.db_timeout_ms,
-    )
+    return open_storage(settings)
 
 
 def _run_quietly[T](work: Coroutine[Any, Any, T]) -> T:
@@ -250,12 +247,17 @@ def _run_quietly[T](work: Coroutine[Any, Any, T]) -> T:
 
 
 def _expected_failures() -> tuple[type[Exception], ...]:
-    """What a one-off command reports in one line: the data dir is busy, the database is down."""
+    """What a one-off command reports in one line: the database is down, a file is missing
+    (a store that will not open is main's to report)."""
     from domain.errors import OutdialError
-    from storage.datadir import DataDirInUse
     from storage.mongo.driver import PyMongoError
 
-    return (DataDirInUse, OutdialError, PyMongoError, OSError)
+    return (OutdialError, PyMongoError, OSError)
+
+
+def _fatal(error: Exception, *, status: int) -> int:
+    sys.stderr.write(f"outdial-graphql: error: {error}\n")
+    return status
 
 
 def _cut(text: str) -> str:

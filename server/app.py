@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
+from functools import partial
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -40,6 +41,7 @@ def create_app(
     settings: Settings, *, storage: StorageOpener | None = None, now: Clock = utc_now
 ) -> Starlette:
     """The ASGI app; tests inject how to open the store (else settings decide) and the clock."""
+    open_store = storage or partial(open_storage, settings)
     metrics = Metrics()
     websockets = OpenWebSockets()
     authenticator = Authenticator(settings.auth_tokens)
@@ -76,7 +78,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with (
-            _storage(settings, storage) as opened,
+            open_store() as opened,
             Runtime.running(
                 settings,
                 opened,
@@ -116,16 +118,3 @@ def create_app(
     # The server closes these with 1001 when it stops (server.serving.shutdown.GracefulServer).
     app.state.websockets = websockets
     return app
-
-
-def _storage(
-    settings: Settings, storage: StorageOpener | None
-) -> AbstractAsyncContextManager[Storage]:
-    if storage is not None:
-        return storage()
-    return open_storage(
-        url=settings.mongodb_url,
-        database=settings.mongodb_db,
-        data_dir=settings.data_dir,
-        timeout_ms=settings.db_timeout_ms,
-    )

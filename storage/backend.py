@@ -33,18 +33,37 @@ class Storage(Protocol):
     async def ping(self) -> bool: ...
 
 
+class StorageSettings(Protocol):
+    """What opening storage reads of the service's settings (server.settings.Settings)."""
+
+    @property
+    def mongodb_url(self) -> str | None: ...
+
+    @property
+    def mongodb_db(self) -> str: ...
+
+    @property
+    def data_dir(self) -> Path: ...
+
+    @property
+    def db_timeout_ms(self) -> int: ...
+
+
 @asynccontextmanager
-async def open_storage(
-    *, url: str | None, database: str, data_dir: Path, timeout_ms: int
-) -> AsyncIterator[Storage]:
-    """MongoDB at `url`, or the embedded SQLite store in `data_dir` when there is none."""
-    if url is None:
+async def open_storage(settings: StorageSettings) -> AsyncIterator[Storage]:
+    """MongoDB at `mongodb_url`, or the embedded SQLite store in `data_dir` when there is none.
+
+    Raises storage.errors.CannotOpenStorage, saying why and what to do, when it will not open.
+    """
+    if settings.mongodb_url is None:
         from storage.sqlite.storage import open_sqlite
 
-        async with open_sqlite(data_dir) as embedded:
+        async with open_sqlite(settings.data_dir) as embedded:
             yield embedded
         return
     from storage.mongo.connection import open_mongo
 
-    async with open_mongo(url=url, database=database, timeout_ms=timeout_ms) as mongo:
+    async with open_mongo(
+        url=settings.mongodb_url, database=settings.mongodb_db, timeout_ms=settings.db_timeout_ms
+    ) as mongo:
         yield mongo

@@ -6,10 +6,12 @@ import fcntl
 import os
 from pathlib import Path
 
+from storage.errors import CannotOpenStorage, from_os_error
+
 LOCK_FILE_NAME = "outdial.lock"
 
 
-class DataDirInUse(RuntimeError):
+class DataDirInUse(CannotOpenStorage):
     def __init__(self, data_dir: Path, pid: int | None) -> None:
         holder = f"another process (pid {pid})" if pid else "another process"
         super().__init__(
@@ -28,19 +30,26 @@ class DataDirLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self._data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self._data_dir / LOCK_FILE_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        """Raises DataDirInUse, or CannotOpenStorage when the directory cannot be written."""
+        try:
+            self._data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self._data_dir / LOCK_FILE_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise from_os_error(self._data_dir, error) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         except BlockingIOError:
             holder = _read_pid(fd)
             os.close(fd)
             raise DataDirInUse(self._data_dir, holder) from None
+        except OSError as error:
+            os.close(fd)
+            raise from_os_error(self._data_dir, error) from None
         except BaseException:
             os.close(fd)
             raise
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
 
     def release(self) -> None:
@@ -48,13 +57,6 @@ class DataDirLock:
         if fd is not None:
             os.ftruncate(fd, 0)
             os.close(fd)  # closing the last descriptor drops the flock
-
-
-def ensure_data_dir_free(data_dir: Path) -> None:
-    """Fail early, with DataDirInUse, when another process holds `data_dir`."""
-    lock = DataDirLock(data_dir)
-    lock.acquire()
-    lock.release()
 
 
 def _read_pid(fd: int) -> int | None:

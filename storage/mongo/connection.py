@@ -5,18 +5,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from domain.events import Broker
 from storage.documents import UnreadableLog
+from storage.errors import CannotOpenStorage
 from storage.mongo.changes import ChangeStreamConsumer, motor_change_source, supports_change_streams
-from storage.mongo.driver import Collection, Database, PyMongoError, connect, targets_collection
+from storage.mongo.driver import (
+    Client,
+    Collection,
+    ConnectionFailure,
+    Database,
+    PyMongoError,
+    connect,
+    targets_collection,
+)
 from storage.mongo.indexes import ensure_indexes
 from storage.mongo.repository import TargetRepository
 
 logger = logging.getLogger("outdial.storage")
+
+_NOT_ALLOWED = (13, 18)  # MongoDB's Unauthorized, AuthenticationFailed
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +107,49 @@ async def using_database(database: Database) -> AsyncIterator[MongoStorage]:
 
 @asynccontextmanager
 async def open_mongo(*, url: str, database: str, timeout_ms: int) -> AsyncIterator[MongoStorage]:
-    client = connect(url, timeout_ms=timeout_ms)
+    """Raises CannotOpenStorage when `url` cannot be read or MongoDB does not answer."""
+    client = _client(url, timeout_ms)
     try:
-        yield await MongoStorage.prepare(client[database])
+        yield await _prepared(client, url, database, timeout_ms)
     finally:
         client.close()
+
+
+def _client(url: str, timeout_ms: int) -> Client:
+    try:
+        return connect(url, timeout_ms=timeout_ms)
+    except (PyMongoError, ValueError) as error:  # pymongo says ValueError of a bad port
+        raise CannotOpenStorage(
+            f"MONGODB_URL cannot be read ({error}); write it as mongodb://HOST:PORT/, "
+            "with the user and password percent-encoded"
+        ) from None
+
+
+async def _prepared(client: Client, url: str, database: str, timeout_ms: int) -> MongoStorage:
+    where = f"MongoDB at {_hosts(url)}"
+    try:
+        return await MongoStorage.prepare(client[database])
+    except ConnectionFailure as error:
+        raise CannotOpenStorage(
+            f"{where} did not answer within {timeout_ms} ms ({_reason(error)}); start it, "
+            "or correct MONGODB_URL (DB_TIMEOUT_MS sets how long to wait)"
+        ) from None
+    except PyMongoError as error:
+        if getattr(error, "code", None) in _NOT_ALLOWED:
+            raise CannotOpenStorage(
+                f"{where} refused ({_reason(error)}); check the user and password in "
+                "MONGODB_URL and that this user may write the database MONGODB_DB"
+            ) from None
+        raise CannotOpenStorage(f"{where} cannot be used ({_reason(error)})") from None
+
+
+def _hosts(url: str) -> str:
+    """The hosts of `url`, without the user and password that may precede them."""
+    authority = re.split(r"[/?]", url.partition("://")[2], maxsplit=1)[0]
+    return authority.rpartition("@")[2] or url.partition("://")[0]
+
+
+def _reason(error: PyMongoError) -> str:
+    """The driver's first words, without the topology and timeouts it appends."""
+    text = re.sub(r" \(configured timeouts:[^)]*\)", "", str(error))
+    return text.partition(", Timeout:")[0][:200]

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from storage.sqlite import queries, writes
-from storage.sqlite.database import SqliteDatabase
+from storage.sqlite.database import SqliteDatabase, unusable
 from storage.sqlite.rows import document_of
 
 logger = logging.getLogger("outdial.storage")
@@ -38,5 +38,7 @@ def _previous_documents(path: Path) -> list[str]:
     connection = sqlite3.connect(path)
     try:
         return [text for (text,) in connection.execute(_PREVIOUS_DOCUMENTS)]
+    except sqlite3.Error as error:
+        raise unusable(path, error) from None
     finally:
         connection.close()

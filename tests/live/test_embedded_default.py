@@ -64,7 +64,7 @@ def test_a_second_service_on_the_same_data_dir_is_refused(tmp_path: Path) -> Non
             timeout=60,
         )
         assert second.returncode == 1
-        assert second.stderr.startswith("outdial-graphql: data directory")
+        assert second.stderr.startswith("outdial-graphql: error: data directory")
         assert f"{tmp_path} is already in use" in second.stderr
         assert "Traceback" not in second.stderr
         assert httpx.get(f"{first.url}/readyz").status_code == 200
