@@ -59,13 +59,22 @@ def stored_names(url: str) -> dict[str, str]:
         after = page["pageInfo"]["endCursor"]
 
 
+async def acknowledgement_after(count: int, acknowledged: list[set[str]]) -> None:
+    """Until one more batch is acknowledged: a kill before any would prove nothing, and how
+    soon the first one comes depends on the machine."""
+    async with asyncio.timeout(60):
+        while len(acknowledged) <= count:
+            await asyncio.sleep(0.01)
+
+
 async def kill_while_writing(data_dir: Path, kill: int, acknowledged: list[set[str]]) -> None:
     with live_service({"DATA_DIR": str(data_dir)}) as service:
         writers = [
             asyncio.create_task(write_batches(service.url, f"k{kill}-w{n}", acknowledged))
             for n in range(WRITERS)
         ]
-        await asyncio.sleep(random.uniform(0.3, 1.5))
+        await acknowledgement_after(len(acknowledged), acknowledged)
+        await asyncio.sleep(random.uniform(0.0, 0.5))  # then mid-write, wherever that falls
         service.process.send_signal(signal.SIGKILL)
         service.process.wait()
         await asyncio.gather(*writers)
