@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -66,12 +66,8 @@ def is_available(target: Target, rules: ClaimPolicy, now: datetime) -> bool:
 
 
 def claim_key(target: Target) -> ClaimKey:
-    return target.tm_update, target.id
-
-
-def in_claim_order(targets: Iterable[Target]) -> list[Target]:
     """Claim order: tm_update ascending, then id."""
-    return sorted(targets, key=claim_key)
+    return target.tm_update, target.id
 
 
 def take(

@@ -141,7 +141,7 @@ class SqliteTargetRepository:
                 taken = claim.take(before, rules, now, token=leases.new_token(), lease_ms=lease_ms)
                 if taken is None:
                     continue
-                after, slot = taken
+                after, _ = taken
                 doc |= changed_fields(before, after)
                 connection.execute(queries.REWRITE, (*row_of(doc, read(doc)), before.id))
                 claimed.append(taken)
@@ -206,7 +206,7 @@ def _candidate_keys(
             case Tried(slot, tries):
                 walk.found(connection.execute(queries.TRIED[slot], (outdial, tries, cutoff, limit)))
             case NextTries(slot, at_least, below):
-                row = connection.execute(queries.NEXT_TRIES[slot], (outdial, at_least, below))
-                found = row.fetchone()
-                walk.tries_found(None if found is None else found[0])
+                rows = connection.execute(queries.NEXT_TRIES[slot], (outdial, at_least, below))
+                least = rows.fetchone()
+                walk.tries_found(None if least is None else least[0])
     return walk.first(limit)
