@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -11,6 +11,8 @@ from domain.errors import BadUserInput
 from domain.models import SLOTS, Status, Target
 
 MAX_LIMIT = 100
+
+ClaimKey = tuple[str, str]  # (tm_update, id): claim order
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +65,21 @@ def is_available(target: Target, rules: ClaimPolicy, now: datetime) -> bool:
     )
 
 
-def in_claim_order(targets: Iterable[Target]) -> list[Target]:
+def claim_key(target: Target) -> ClaimKey:
     """Claim order: tm_update ascending, then id."""
-    return sorted(targets, key=lambda target: (target.tm_update, target.id))
+    return target.tm_update, target.id
+
+
+def take(
+    target: Target, rules: ClaimPolicy, now: str, *, token: str, lease_ms: int | None
+) -> tuple[Target, int] | None:
+    """The claim of an available target at `now`: the target as it leaves it (tm_update after
+    the stored one) and the slot it dials; None when it has no slot to dial."""
+    slot = slot_to_dial(target, rules)
+    if slot is None:
+        return None
+    written = clock.next_update(target.tm_update, now)
+    return after_claim(target, slot, written, token=token, lease_ms=lease_ms), slot
 
 
 def after_claim(

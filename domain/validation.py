@@ -13,6 +13,7 @@ NAME_MAX = 255
 TEXT_MAX = 65_535
 ADDRESS_TEXT_MAX = 255
 MAX_SLOT = len(SLOTS) - 1
+MAX_CREATES = 1_000  # inputs of one createOutdialtargets
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _E164 = re.compile(r"\+[0-9]{7,15}")
@@ -157,9 +158,9 @@ def draft(value: TargetDraft, prefix: str) -> TargetDraft:
     return checked
 
 
-def drafts(values: Sequence[TargetDraft], *, limit: int = 1000) -> list[TargetDraft]:
-    if not 1 <= len(values) <= limit:
-        raise BadUserInput("inputs", f"must hold 1 to {limit:,} targets, got {len(values):,}")
+def drafts(values: Sequence[TargetDraft]) -> list[TargetDraft]:
+    if not 1 <= len(values) <= MAX_CREATES:
+        raise BadUserInput("inputs", f"must hold 1 to {MAX_CREATES:,} targets, got {len(values):,}")
     checked = [draft(value, f"inputs[{index}]") for index, value in enumerate(values)]
     seen: set[str] = set()
     for index, value in enumerate(checked):

@@ -44,10 +44,14 @@ from graphql.execution.collect_fields import (
 from graphql.execution.values import get_argument_values
 from strawberry.extensions import SchemaExtension
 
-PAGE_ARGUMENTS = ("first", "last", "limit")
-MAX_PAGE = 100  # every first, last and limit is 1..100
-DEFAULT_PAGE = 100  # a page without first or last holds 100
-MAX_LIST_ARGUMENT = 1000  # createOutdialtargets takes 1 to 1,000 inputs
+from domain import claim, listing, validation
+
+# The domain's own limits: each paging argument's maximum, the page without one, the longest
+# list an argument takes (createOutdialtargets' inputs).
+PAGE_MAXIMUM = {"first": listing.MAX_PAGE, "last": listing.MAX_PAGE, "limit": claim.MAX_LIMIT}
+PAGE_ARGUMENTS = tuple(PAGE_MAXIMUM)
+DEFAULT_PAGE = listing.DEFAULT_PAGE
+MAX_LIST_ARGUMENT = validation.MAX_CREATES
 CREATING_PREFIX = "create"
 
 _BUDGET_CODE = {"code": "GRAPHQL_VALIDATION_FAILED"}
@@ -311,10 +315,12 @@ def _holds_lists(schema: GraphQLSchema, start: GraphQLNamedType) -> bool:
 
 def _size(field: GraphQLField, arguments: Mapping[str, Any]) -> int | None:
     """The list size a field asks for, or None when it names none."""
-    pages = [arguments.get(name) for name in PAGE_ARGUMENTS if name in field.args]
-    given = [value for value in pages if isinstance(value, int)]
+    pages = {name: arguments.get(name) for name in PAGE_ARGUMENTS if name in field.args}
+    given = [
+        _clamp(value, PAGE_MAXIMUM[name]) for name, value in pages.items() if isinstance(value, int)
+    ]
     if given:
-        return max(_clamp(value, MAX_PAGE) for value in given)
+        return max(given)
     if pages:
         return DEFAULT_PAGE
     return _longest_list(field, arguments)

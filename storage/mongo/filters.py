@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from domain import destinations
+from domain.candidates import Lookup, NeverTried
 from domain.claim import ClaimPolicy
 from domain.listing import ListScope, OutdialTargets
 from domain.models import NOT_DELETED, SLOTS, AddressType, Status, Target
 from domain.paging import Cursor
-from storage.documents import claim_fields, destination_field, try_count_field
+from storage.documents import destination_field, try_count_field
 
 Filter = dict[str, Any]
 
@@ -62,52 +64,32 @@ def tried_bucket(rules: ClaimPolicy, slot: int, tries: int, cutoff: str) -> Filt
     )
 
 
-def never_tried_bucket(rules: ClaimPolicy) -> Filter:
-    """Never tried, so no retry interval holds them back (index claim_never_tried)."""
-    dialable = [holds_destination(slot) for slot in rules.open_slots()]
+def never_tried_bucket(rules: ClaimPolicy, slots: Iterable[int] | None = None) -> Filter:
+    """Never tried, so no retry interval holds them back (index claim_never_tried), holding a
+    destination in one of `slots` (the policy's open slots unless given)."""
+    dialable = [
+        holds_destination(slot) for slot in (rules.open_slots() if slots is None else slots)
+    ]
     query = _idle_in(rules.outdial_id) | {"$or": dialable}
     for slot in SLOTS:
         query |= _tries_equal(slot, 0)
     return query
 
 
-def claim_update(
-    rules: ClaimPolicy, now: str, token: str, lease_expires: str | None
-) -> list[Filter]:
-    """One atomic update that marks a target claimed (its time, token and lease) and raises
-    the try count of the slot domain.claim.slot_to_dial picks: the lowest slot with a
-    destination and tries left."""
-    dialable = {slot: _dialable_expression(slot, rules.max_tries(slot)) for slot in SLOTS}
-    raised: Filter = {
-        "status": Status.PROGRESSING.value,
-        "tm_update": {"$max": [now, "$tm_update"]},  # never back; claim_later adds the µs
-        **{name: {"$literal": value} for name, value in claim_fields(token, lease_expires).items()},
-    }
-    for slot in rules.open_slots():
-        lower_open = [dialable[lower] for lower in rules.open_slots() if lower < slot]
-        chosen = {"$and": [dialable[slot], *({"$eq": [e, False]} for e in lower_open)]}
-        field = try_count_field(slot)
-        count = {"$ifNull": [f"${field}", 0]}
-        raised[field] = {"$cond": [chosen, {"$add": [count, 1]}, f"${field}"]}
-    return [{"$set": raised}]
+def lookup(rules: ClaimPolicy, step: Lookup, cutoff: str) -> Filter:
+    """One of the claim's lookups (domain.candidates), sorted by AVAILABLE_ORDER."""
+    if isinstance(step, NeverTried):
+        return never_tried_bucket(rules, step.slots)
+    return tried_bucket(rules, step.slot, step.tries, cutoff)
 
 
-def claim_later(token: str, tm_update: str, lease_expires: str | None) -> tuple[Filter, Filter]:
-    """The claim made under `token`, moved to a `tm_update` after the stored one: claim_update
-    could only keep the stored time when it was not earlier than its clock (filter, update)."""
-    return {"claim_token": token}, {
-        "$set": {"tm_update": tm_update} | claim_fields(token, lease_expires)
-    }
-
-
-def _dialable_expression(slot: int, maximum: int) -> Filter:
-    count = {"$ifNull": [f"${try_count_field(slot)}", 0]}
-    kind = {"$ifNull": [f"${destination_field(slot)}.type", ""]}
-    return {"$and": [{"$gt": [kind, ""]}, {"$lt": [count, maximum]}]}
+def claimable(current: Target, slot: int) -> Filter:
+    """A claim's compare-and-set: the target still as `current` was read, with the try count
+    of the `slot` it dials too, so the claim raises that count by exactly one."""
+    return unchanged(current) | _tries_equal(slot, current.try_counts[slot])
 
 
 AVAILABLE_ORDER = [("tm_update", 1), ("_id", 1)]
-CLAIM_ORDER_KEYS = {"tm_update": 1, "_id": 1}
 
 
 def list_order(newest_first: bool) -> list[tuple[str, int]]:

@@ -7,10 +7,12 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from domain import claim, clock, leases
+from domain import claim, leases
+from domain.candidates import CandidateWalk, NextTries
 from domain.claim import ClaimPolicy
 from domain.errors import IdsTaken, UnreadableTarget
 from domain.listing import ListScope
+from domain.locks import KeyedLocks
 from domain.models import Status, Target
 from domain.paging import Cursor
 from storage.documents import (
@@ -34,6 +36,7 @@ class TargetRepository:
         self._collection = collection
         self._unreadable = unreadable
         self._transactions = transactions
+        self._claim_turns = KeyedLocks()
 
     @reports_outages
     async def get(self, *, target_id: str) -> Target | None:
@@ -151,11 +154,7 @@ class TargetRepository:
 
     @reports_outages
     async def available(self, *, rules: ClaimPolicy, cutoff: str, limit: int) -> list[Target]:
-        found: dict[str, Target] = {}
-        for bucket in await self._buckets(rules, cutoff):
-            for target in await self._first_readable(bucket, filters.AVAILABLE_ORDER, limit):
-                found[target.id] = target
-        return claim.in_claim_order(found.values())[:limit]
+        return await self._candidates(rules, cutoff, limit)
 
     @reports_outages
     async def lapsed(self, *, now: str, limit: int) -> list[Target]:
@@ -170,80 +169,58 @@ class TargetRepository:
     async def claim(
         self, *, rules: ClaimPolicy, cutoff: str, now: str, limit: int, lease_ms: int | None
     ) -> list[tuple[Target, int]]:
-        claimed = []
-        for _ in range(limit):
-            won = await self._claim_one(rules, cutoff, now, lease_ms)
-            if won is None:
-                break
-            claimed.append(won)
-        return claimed
+        # Claims of one outdial take turns within this process: they would all race for the same
+        # first candidates. Across processes, each candidate is claimed by one compare-and-set on
+        # it as it was read; one that another claimer took first is passed over for the next,
+        # and the candidates are looked up again while claims are left to make.
+        async with self._claim_turns.held(rules.outdial_id):
+            claimed: list[tuple[Target, int]] = []
+            looked_up: list[Target] = []
+            while len(claimed) < limit:
+                candidates = await self._candidates(rules, cutoff, limit - len(claimed))
+                if not candidates or candidates == looked_up:
+                    break  # none left, or none changed since each write on them found it changed
+                looked_up = candidates
+                for before in candidates:
+                    if (won := await self._claim_one(before, rules, now, lease_ms)) is not None:
+                        claimed.append(won)
+            return claimed
 
     async def _claim_one(
-        self, rules: ClaimPolicy, cutoff: str, now: str, lease_ms: int | None
+        self, before: Target, rules: ClaimPolicy, now: str, lease_ms: int | None
     ) -> tuple[Target, int] | None:
-        # Each bucket is one index range in claim order; the claim takes from the bucket whose
-        # first target comes first, in one findAndModify: the database moves concurrent
-        # claimers of that bucket on to its next target, so none fails a race or shares one.
-        token = leases.new_token()
-        while (bucket := await self._first_bucket(rules, cutoff)) is not None:
-            doc = await self._collection.find_one_and_update(
-                bucket,
-                filters.claim_update(rules, now, token, leases.expiry(now, lease_ms)),
-                sort=filters.AVAILABLE_ORDER,
-                return_document=ReturnDocument.BEFORE,
-            )
-            if doc is None:
+        taken = claim.take(before, rules, now, token=leases.new_token(), lease_ms=lease_ms)
+        if taken is None:
+            return None
+        after, slot = taken
+        written = await self._collection.update_one(
+            filters.claimable(before, slot), {"$set": changed_fields(before, after)}
+        )
+        return taken if written.matched_count == 1 else None
+
+    async def _candidates(self, rules: ClaimPolicy, cutoff: str, limit: int) -> list[Target]:
+        """domain.candidates' walk, each lookup one find on a claim index."""
+        walk = CandidateWalk(rules)
+        found: dict[str, Target] = {}
+        while (step := walk.step) is not None:
+            if isinstance(step, NextTries):
+                walk.tries_found(await self._least_tries(rules, step))
                 continue
-            before = self._unreadable.read(doc)
-            if isinstance(before, UnreadableTarget):
-                await self._undo_claim(doc, token)
-                continue
-            slot = claim.slot_to_dial(before, rules)
-            if slot is None:
-                raise RuntimeError(f"claimed target {before.id} has no slot to dial")
-            written = clock.next_update(before.tm_update, now)
-            if written != now:
-                held, later = filters.claim_later(token, written, leases.expiry(written, lease_ms))
-                await self._collection.update_one({"_id": doc["_id"]} | held, later)
-            return claim.after_claim(before, slot, written, token=token, lease_ms=lease_ms), slot
-        return None
+            query = filters.lookup(rules, step, cutoff)
+            targets = await self._first_readable(query, filters.AVAILABLE_ORDER, limit)
+            found |= {target.id: target for target in targets}
+            walk.found(map(claim.claim_key, targets))
+        return [found[target_id] for _, target_id in walk.first(limit)]
 
-    async def _undo_claim(self, doc: dict[str, Any], token: str) -> None:
-        """A claim matched a document the service cannot read: put it back as it was (reading
-        it already recorded it unreadable, which leaves it out of later claims)."""
-        await self._collection.replace_one({"_id": doc["_id"], "claim_token": token}, doc)
-
-    async def _first_bucket(self, rules: ClaimPolicy, cutoff: str) -> dict[str, Any] | None:
-        heads = []
-        for found in await self._buckets(rules, cutoff):
-            bucket = self._readable_only(found)
-            head = await self._collection.find_one(
-                bucket, filters.CLAIM_ORDER_KEYS, sort=filters.AVAILABLE_ORDER
-            )
-            if head is not None:
-                heads.append(((head["tm_update"], head["_id"]), bucket))
-        return min(heads, key=lambda found: found[0])[1] if heads else None
-
-    async def _buckets(self, rules: ClaimPolicy, cutoff: str) -> list[dict[str, Any]]:
-        """The claim's index ranges: never-tried targets, then per open slot one range per
-        try count present under its maximum (found by skipping along the slot's index)."""
-        if not rules.open_slots():
-            return []
-        buckets = [filters.never_tried_bucket(rules)]
-        for slot in rules.open_slots():
-            field = try_count_field(slot)
-            buckets.append(filters.tried_bucket(rules, slot, 0, cutoff))
-            tries = 1
-            while found := await self._collection.find_one(
-                self._readable_only(filters.next_tries(rules, slot, tries)), sort=[(field, 1)]
-            ):
-                target = self._unreadable.read(found)
-                if isinstance(target, UnreadableTarget):
-                    continue  # now left out by _readable_only
-                tries = target.try_counts[slot]
-                buckets.append(filters.tried_bucket(rules, slot, tries, cutoff))
-                tries += 1
-        return buckets
+    async def _least_tries(self, rules: ClaimPolicy, step: NextTries) -> int | None:
+        """Skips along the slot's claim index to the next try count present."""
+        query = filters.next_tries(rules, step.slot, step.at_least)
+        by_tries = [(try_count_field(step.slot), 1)]
+        while found := await self._collection.find_one(self._readable_only(query), sort=by_tries):
+            target = self._unreadable.read(found)
+            if isinstance(target, Target):
+                return target.try_counts[step.slot]
+        return None  # an unreadable one is left out by _readable_only once read
 
 
 def _only_duplicates(error: BulkWriteError) -> bool:

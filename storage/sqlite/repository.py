@@ -8,10 +8,11 @@ transaction.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 
-from domain import claim, clock, leases
-from domain.claim import ClaimPolicy
+from domain import claim, leases
+from domain.candidates import CandidateWalk, NeverTried, NextTries, Tried
+from domain.claim import ClaimKey, ClaimPolicy
 from domain.errors import IdsTaken, UnreadableTarget
 from domain.listing import ListScope, OutdialTargets
 from domain.models import Status, Target
@@ -131,24 +132,19 @@ class SqliteTargetRepository:
     async def claim(
         self, *, rules: ClaimPolicy, cutoff: str, now: str, limit: int, lease_ms: int | None
     ) -> list[tuple[Target, int]]:
+        # In the writer's transaction: no other write comes between the lookups and the claims.
         def write(connection: sqlite3.Connection) -> list[tuple[Target, int]]:
             claimed = []
             for text in _available_docs(connection, rules, cutoff, limit):
                 doc = document_of(text)
                 before = target_from_document(doc)
-                slot = claim.slot_to_dial(before, rules)
-                if slot is None:
+                taken = claim.take(before, rules, now, token=leases.new_token(), lease_ms=lease_ms)
+                if taken is None:
                     continue
-                after = claim.after_claim(
-                    before,
-                    slot,
-                    clock.next_update(before.tm_update, now),
-                    token=leases.new_token(),
-                    lease_ms=lease_ms,
-                )
+                after, _ = taken
                 doc |= changed_fields(before, after)
                 connection.execute(queries.REWRITE, (*row_of(doc, read(doc)), before.id))
-                claimed.append((after, slot))
+                claimed.append(taken)
             return claimed
 
         return await self._database.write(write)
@@ -191,25 +187,26 @@ def _docs_by_id(connection: sqlite3.Connection, target_ids: Sequence[str]) -> li
 def _available_docs(
     connection: sqlite3.Connection, rules: ClaimPolicy, cutoff: str, limit: int
 ) -> list[str]:
-    """The first `limit` available targets in claim order, from per-slot index lookups only."""
-    heads = sorted(set(_candidate_keys(connection, rules, cutoff, limit)))[:limit]
-    ids = [target_id for _, target_id in heads]
+    """The first `limit` available targets in claim order, from the claim indexes alone."""
+    ids = [target_id for _, target_id in _candidate_keys(connection, rules, cutoff, limit)]
     by_id = dict(_docs_by_id(connection, ids)) if ids else {}
     return [by_id[target_id] for target_id in ids if target_id in by_id]
 
 
 def _candidate_keys(
     connection: sqlite3.Connection, rules: ClaimPolicy, cutoff: str, limit: int
-) -> Iterable[tuple[str, str]]:
+) -> list[ClaimKey]:
+    """domain.candidates' walk, each step one query."""
     outdial = rules.outdial_id
-    for slot in rules.open_slots():
-        yield from connection.execute(queries.NEVER_TRIED[slot], (outdial, limit))
-        tries = 0
-        while True:
-            found = connection.execute(
-                queries.NEXT_TRIES[slot], (outdial, tries, rules.max_tries(slot))
-            ).fetchone()
-            if found is None:
-                break
-            yield from connection.execute(queries.TRIED[slot], (outdial, found[0], cutoff, limit))
-            tries = found[0] + 1
+    walk = CandidateWalk(rules)
+    while (step := walk.step) is not None:
+        match step:
+            case NeverTried(slots):
+                walk.found(connection.execute(queries.never_tried(slots), (outdial, limit)))
+            case Tried(slot, tries):
+                walk.found(connection.execute(queries.TRIED[slot], (outdial, tries, cutoff, limit)))
+            case NextTries(slot, at_least, below):
+                rows = connection.execute(queries.NEXT_TRIES[slot], (outdial, at_least, below))
+                least = rows.fetchone()
+                walk.tries_found(None if least is None else least[0])
+    return walk.first(limit)

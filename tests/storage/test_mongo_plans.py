@@ -9,12 +9,15 @@ from typing import Any
 
 import pytest
 
+from domain.candidates import NeverTried, Tried
 from domain.claim import policy
 from domain.listing import OutdialTargets
 from domain.models import Status
+from storage.documents import target_from_document
 from storage.mongo import filters
 from storage.mongo.connection import MongoStorage, open_mongo
 from storage.mongo.indexes import INDEXES
+from tests.support.documents import stored_document
 from tests.support.mongoeco_server import EmbeddedMongo
 
 OUTDIAL = "40bea034-1d17-474d-a5de-da00d0861c69"
@@ -76,3 +79,19 @@ async def test_the_test_servers_planner_names_the_index(
 ) -> None:
     explained = await storage.collection.find(query).explain()
     assert index in explained["details"]["usableVirtualIndexes"], explained["details"]
+
+
+def test_the_claims_lookups_are_the_buckets_above() -> None:
+    assert filters.lookup(RULES, NeverTried((0, 1)), TIME) == filters.never_tried_bucket(RULES)
+    assert filters.lookup(RULES, Tried(1, 0), TIME) == filters.tried_bucket(RULES, 1, 0, TIME)
+
+
+def test_a_claim_writes_one_target_found_by_id() -> None:
+    target = target_from_document(stored_document(TARGET, try_count_0=1))
+    query = filters.claimable(target, 0)
+    assert query["_id"] == TARGET
+    assert (query["status"], query["tm_update"], query["try_count_0"]) == (
+        "idle",
+        target.tm_update,
+        1,
+    )

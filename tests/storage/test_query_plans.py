@@ -119,3 +119,14 @@ def test_the_rewrite_of_one_target_finds_it_by_key(connection: sqlite3.Connectio
 def test_start_up_reads_only_the_unreadable_documents(connection: sqlite3.Connection) -> None:
     """A scan, but of a partial index that holds the unreadable documents alone."""
     assert plan(connection, queries.UNREADABLE, ()) == "SCAN targets USING INDEX unreadable"
+
+
+def test_the_never_tried_lookup_merges_its_slots_index_ranges_without_a_sort(
+    connection: sqlite3.Connection,
+) -> None:
+    found = plan(connection, queries.never_tried(tuple(SLOTS)), (OUTDIAL, 100))
+    assert "MERGE (UNION)" in found, found
+    for slot in SLOTS:
+        assert f"INDEX claim_slot{slot} (outdial_id=? AND tried=? AND try{slot}=?)" in found, found
+    assert "SCAN" not in found, found
+    assert "TEMP B-TREE" not in found, found
