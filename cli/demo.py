@@ -7,10 +7,9 @@ from collections import Counter
 
 from domain.models import Address, AddressType, Destinations, Status
 from domain.service import TargetService
-from domain.validation import TargetDraft
+from domain.validation import MAX_CREATES, TargetDraft
 
 MAX_COUNT = 100_000
-_CHUNK = 1000  # createOutdialtargets' limit
 
 _FIRST_NAMES = ("Ana", "Ben", "Chloe", "Dmitri", "Emeka", "Fatima", "Goro", "Hana", "Ivan", "Jun")
 
@@ -19,8 +18,8 @@ async def fill(service: TargetService, outdial_id: str, count: int) -> Counter[S
     """Create `count` targets with varied destinations, then move some along: a fifth of them
     progressing or done, one in ten idle after a failed attempt."""
     created = []
-    for start in range(0, count, _CHUNK):
-        drafts = [_draft(outdial_id, i) for i in range(start, min(start + _CHUNK, count))]
+    for start in range(0, count, MAX_CREATES):
+        drafts = [_draft(outdial_id, i) for i in range(start, min(start + MAX_CREATES, count))]
         created += await service.create_many(drafts)
     statuses: Counter[Status] = Counter()
     for index, target in enumerate(created):

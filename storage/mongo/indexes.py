@@ -28,7 +28,7 @@ INDEXES = [
         ],
         name="list_by_status",
     ),
-    # The claim's buckets (storage.mongo.filters): per slot, by try count, in claim order...
+    # The claim's lookups (domain.candidates): per slot, by try count, in claim order...
     *(
         IndexModel(
             [
