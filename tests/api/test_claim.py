@@ -177,7 +177,7 @@ async def test_available_agrees_with_domain_rule(
 async def test_claim_raises_the_slot_the_domain_rule_picks(
     gql: GraphQLClient, docs: RawDocuments, max_tries: list[int]
 ) -> None:
-    """The atomic claim update and domain/claim.py's slot_to_dial agree, slot for slot."""
+    """What each store writes for a claim is the slot domain/claim.py's slot_to_dial picks."""
     from domain.claim import policy, slot_to_dial
     from storage.documents import target_from_document
 
