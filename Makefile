@@ -21,7 +21,7 @@ test: test-deps lint
 test-deps:
 	@scripts/system-deps chromium:/usr/bin/chromium nodejs:node npm:npm
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) test-deps
 	$(BIN)/python -m pytest -m "not wire and not browser"
 
 test-wire: $(STAMP)
@@ -65,15 +65,13 @@ $(STAMP): uv.lock pyproject.toml $(UV)
 
 # After changing dependencies in pyproject.toml: resolve again, keeping every pin that still fits.
 lock: $(UV)
-	$(UV) lock
+	$(UV) lock $(LOCK_FLAGS)
 	$(UV) export --frozen --quiet --only-group installer --no-emit-project \
 	  -o installer-requirements.txt
 
 # Move every pin to the newest release its range allows.
-upgrade: $(UV)
-	$(UV) lock --upgrade
-	$(UV) export --frozen --quiet --only-group installer --no-emit-project \
-	  -o installer-requirements.txt
+upgrade:
+	$(MAKE) lock LOCK_FLAGS=--upgrade
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
