@@ -3,12 +3,17 @@
 FROM python:3.13-slim AS build
 
 ENV PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    UV_NO_CACHE=1 \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/opt/venv
 
 WORKDIR /src
+# uv at its hashed pin, then exactly what uv.lock holds for serving (no dev tools, no installers).
+COPY installer-requirements.txt ./
+RUN pip install --require-hashes --no-deps -r installer-requirements.txt
 COPY . .
-RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip install .
+RUN uv sync --locked --no-default-groups --no-editable
 
 
 FROM python:3.13-slim

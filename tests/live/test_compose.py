@@ -244,6 +244,15 @@ def test_image_serves_on_all_interfaces_with_the_console_script() -> None:
     assert _exec_form(cmd) == ["outdial-graphql", "serve"]
 
 
+def test_image_installs_what_the_lock_holds_for_serving() -> None:
+    build = _instructions()[: len(_instructions()) - len(_final_stage())]
+    runs = [arg for keyword, arg in build if keyword == "RUN"]
+    assert "pip install --require-hashes --no-deps -r installer-requirements.txt" in runs
+    (sync,) = [run for run in runs if run.startswith("uv sync")]
+    assert {"--locked", "--no-default-groups", "--no-editable"} <= set(sync.split())
+    assert "--extra" not in sync, "the image serves: no dev tools"
+
+
 def test_image_healthcheck_probes_liveness_with_python_only() -> None:
     (check,) = [arg for keyword, arg in _final_stage() if keyword == "HEALTHCHECK"]
     command = _exec_form(check[check.index("CMD") + len("CMD") :].strip())
@@ -267,6 +276,8 @@ def test_dockerignore_keeps_the_package_and_drops_the_rest() -> None:
 
     needed = [
         "pyproject.toml",
+        "uv.lock",
+        "installer-requirements.txt",
         "domain/models.py",
         "storage/documents.py",
         "schema",

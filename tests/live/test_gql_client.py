@@ -44,23 +44,25 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
         yield running
 
 
-def create_targets(service: LiveService, outdial: str, count: int) -> None:
+def create_targets(
+    service: LiveService, outdial: str, count: int, token: str | None = WRITE_TOKEN
+) -> None:
     inputs = [
         ops.new_input(outdial, destination0=ops.tel(f"+82110000{n:04d}")) for n in range(count)
     ]
     answer = httpx.post(
         f"{service.url}/graphql",
         json={"query": ops.CREATE_MANY, "variables": {"inputs": inputs}},
-        headers=bearer(WRITE_TOKEN),
+        headers=bearer(token) if token else {},
     )
     assert "errors" not in answer.json(), answer.text
 
 
-def counts(service: LiveService, outdial: str) -> dict[str, int]:
+def counts(service: LiveService, outdial: str, token: str | None = READ_TOKEN) -> dict[str, int]:
     answer = httpx.post(
         f"{service.url}/graphql",
         json={"query": ops.COUNTS, "variables": {"outdialId": outdial}},
-        headers=bearer(READ_TOKEN),
+        headers=bearer(token) if token else {},
     )
     result: dict[str, int] = answer.json()["data"]["outdialtargetCounts"]
     return result
@@ -74,10 +76,10 @@ def readme_recipe() -> str:
     return match.group(1)
 
 
-@pytest.mark.parametrize("protocol", [LEGACY, TRANSPORT])
-def test_the_readme_recipe_works_as_printed(
-    service: LiveService, protocol: str, tmp_path: Path
-) -> None:
+def run_readme_recipe(
+    service: LiveService, tmp_path: Path, token: str | None, *, protocol: str = LEGACY
+) -> str:
+    """Runs the recipe as a script of its own on an outdial of three targets; its outdial."""
     recipe = readme_recipe()
     assert SWITCH in recipe
     if protocol == TRANSPORT:
@@ -85,12 +87,11 @@ def test_the_readme_recipe_works_as_printed(
     script = tmp_path / "worker.py"
     script.write_text(recipe)
     outdial = str(uuid.uuid4())
-    create_targets(service, outdial, 3)
-    env = os.environ | {
-        "OUTDIAL_ID": outdial,
-        "OUTDIAL_TOKEN": WRITE_TOKEN,
-        "OUTDIAL_WS_URL": service.ws_url,
-    }
+    create_targets(service, outdial, 3, token)
+    env = {k: v for k, v in os.environ.items() if k != "OUTDIAL_TOKEN"}
+    env |= {"OUTDIAL_ID": outdial, "OUTDIAL_WS_URL": service.ws_url}
+    if token is not None:
+        env["OUTDIAL_TOKEN"] = token
     run = subprocess.run(
         [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60
     )
@@ -98,7 +99,21 @@ def test_the_readme_recipe_works_as_printed(
     lines = run.stdout.splitlines()
     assert sorted(lines[:3]) == [f"dialling +82110000{n:04d}" for n in range(3)]
     assert lines[3:] == ["counts {'idle': 0, 'progressing': 0, 'done': 3}"]
+    return outdial
+
+
+@pytest.mark.parametrize("protocol", [LEGACY, TRANSPORT])
+def test_the_readme_recipe_works_as_printed(
+    service: LiveService, protocol: str, tmp_path: Path
+) -> None:
+    outdial = run_readme_recipe(service, tmp_path, WRITE_TOKEN, protocol=protocol)
     assert counts(service, outdial) == {"idle": 0, "progressing": 0, "done": 3, "total": 3}
+
+
+def test_the_readme_recipe_needs_no_token_where_the_service_has_none(tmp_path: Path) -> None:
+    with live_service({"DATA_DIR": str(tmp_path / "data")}) as open_service:  # as `make run`
+        outdial = run_readme_recipe(open_service, tmp_path, None)
+        assert counts(open_service, outdial, None)["done"] == 3
 
 
 @asynccontextmanager
