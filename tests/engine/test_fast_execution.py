@@ -32,7 +32,6 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionResult
 
-import engine.fast_execution as fast_execution
 from domain import clock
 from domain import service as service_module
 from domain.errors import DatabaseUnavailable
@@ -365,15 +364,6 @@ async def make_worlds(monkeypatch: pytest.MonkeyPatch, *, resolve_hook: bool = F
 @pytest.fixture
 async def worlds(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Worlds]:
     yield await make_worlds(monkeypatch)
-
-
-def test_graphql_core_is_the_3_3_line_this_was_written_against() -> None:
-    assert graphql.version_info[:2] == (3, 3), (
-        f"graphql-core {graphql.version} is installed, but engine/fast_execution.py overrides "
-        "graphql-core 3.3 internals (Executor.collect_and_execute_subfields, collect_subfields, "
-        "FieldDetails). Re-check them against the new version, then move this guard and the "
-        "pin in pyproject.toml."
-    )
 
 
 def test_the_app_schema_executes_with_it() -> None:
@@ -843,50 +833,17 @@ def test_which_operations_can_take_the_direct_path(query: str, direct: bool) -> 
     assert DirectQuery.of(built, document, operation, None) is None  # directives: no plans
 
 
-@strawberry.type
-class HelperQuery:
-    @strawberry.field
-    async def plain(self) -> Greeting:
-        return Greeting(plain="hi", loud="hi")
-
-    @strawberry.field
-    async def gathered(self, info: strawberry.Info) -> Greeting:
-        async def greet() -> Greeting:
-            return Greeting(plain="hey", loud="hey")
-
-        (greeting,) = await info._raw_info.async_helpers.gather([greet()])
-        return greeting
-
-
-@pytest.mark.parametrize("root_field", ["plain", "gathered"])
-async def test_a_resolver_using_the_executors_async_helpers_gives_way(root_field: str) -> None:
-    built = strawberry.Schema(HelperQuery)
-    document = graphql.parse(f"{{ {root_field} {{ plain }} }}")
-    (operation,) = document.definitions
-    assert isinstance(operation, graphql.OperationDefinitionNode)
-    plans: fast_execution.Plans = {}
-    expected = await graphql.execute(  # type: ignore[misc]  # graphql-core plans it
-        built._schema, document, executor_class=FastExecutionContext, plans=plans
-    )
-    assert not expected.errors
-    direct = DirectQuery.of(built, document, operation, plans)  # type: ignore[arg-type]
-    assert direct is not None
-    answered = await direct.run(None, None, None)
-    assert (answered is None) is (root_field == "gathered")
-    if answered is not None:
-        assert answered == expected
-
-
 def test_a_field_extension_on_a_plain_attribute_still_runs() -> None:
     quick = strawberry.Schema(GreetingQuery, execution_context_class=FastExecutionContext)
     result = quick.execute_sync("{ greeting { plain loud } }")
     assert result.data == {"greeting": {"plain": "hi", "loud": "HI"}}
 
 
-async def test_shared_plans_are_bounded(worlds: Worlds, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fast_execution, "SHARED_OPERATIONS", 3)
-    for first in [*range(1, 8), 1]:  # the first one again, long evicted
-        query = f"query($o: ID!) {{ outdialtargets(outdialId: $o, first: {first}) {{ edges {{ "
-        body = await worlds.same(query + "node { id } } } }", {"o": OUTDIAL})
-        assert len(body["data"]["outdialtargets"]["edges"]) == first
-    assert len(fast_execution._operations) <= 3
+async def test_plans_live_with_their_prepared_document(worlds: Worlds) -> None:
+    documents = worlds.http.schema.documents  # type: ignore[attr-defined]
+    query = "query($o: ID!) { outdialtargets(outdialId: $o, first: 3) { edges { node { id } } } }"
+    await worlds.same(query, {"o": OUTDIAL})
+    plans = documents.get(query).plans
+    assert plans  # made by the first request, kept with the document
+    await worlds.same(query, {"o": OUTDIAL})
+    assert documents.get(query).plans is plans
