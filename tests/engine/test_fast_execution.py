@@ -571,7 +571,7 @@ async def test_broken_data_is_reported_as_graphql_core_reports_it(
     assert ("errors" in body) is (breakage not in COERCED)
     if "errors" in body:
         assert worlds.graphql_core_fields()[1] > 1  # the fast path handed the object back
-    assert (worlds.repeated == 0) is (breakage in COERCED)  # else the direct path gave way
+    assert (worlds.repeated == 0) is (breakage in COERCED)  # else graphql-core completed it
 
 
 @pytest.mark.usefixtures("broken")
@@ -715,6 +715,7 @@ async def test_what_the_direct_path_leaves_to_graphql_core(worlds: Worlds) -> No
     assert worlds.repeated == 0
     body = await worlds.same(GET, {"id": None})  # variables that do not coerce
     assert "non-null type 'ID!' not to be None" in body["errors"][0]["message"]
+    assert worlds.repeated == 0  # answered directly, as graphql-core answers them
     counted = """query($o: ID!) { outdialtargets(outdialId: $o, first: 2) {
       totalCount edges { node { id } } } }"""  # a resolver below the root: no plan completes it
     body = await worlds.same(counted, {"o": OUTDIAL})
@@ -847,3 +848,13 @@ async def test_plans_live_with_their_prepared_document(worlds: Worlds) -> None:
     assert plans  # made by the first request, kept with the document
     await worlds.same(query, {"o": OUTDIAL})
     assert documents.get(query).plans is plans
+
+
+async def test_strawberrys_own_execution_plans_with_the_prepared_document(worlds: Worlds) -> None:
+    query = "query($o: ID!) { outdialtargets(outdialId: $o, first: 2) { edges { node { id } } } }"
+    await worlds.fast.respond(query, {"o": OUTDIAL}, "write")  # as over a websocket
+    prepared = worlds.fast.schema.documents.get(query)  # type: ignore[attr-defined]
+    assert prepared.plans, "made by strawberry's execution, kept with the document"
+    worlds.graphql_core_fields()
+    await worlds.fast.respond(query, {"o": OUTDIAL}, "write")
+    assert worlds.graphql_core_fields() == (0, 1)  # the root field; its plan completed the rest
