@@ -18,13 +18,16 @@ on, with the versions it was checked on. Never the domain, storage, resolvers, s
 (tests/engine/test_seam.py holds it to this).
 
 Known differences from graphql-core's execution (tests/engine/test_graphql_core_*.py run
-graphql-core's own execution tests both ways, same bytes):
-- a list field's value that is not a `list` or `tuple` (a generator, a set, an async iterable)
-  and a value graphql-core would await are handed to graphql-core, which completes the whole
-  object from scratch: the answer is the same, the fast path is not taken;
+graphql-core's own execution tests on both, same bytes):
+- a value a plan cannot vouch for (None in a non-null field, an error or an awaitable as a
+  value, a list that is not a `list` or `tuple`, a leaf its type cannot serialise) hands
+  its whole object back to graphql-core, which reads its attributes again: an attribute is read
+  twice then (a property would run twice); the answer is graphql-core's;
 - the direct path gives resolvers graphql-core's async helpers without the executor's
-  end-of-work hook (`ExecutionHooks.async_work_finished`), which the app does not set;
-- the direct path never runs resolve middleware: the HTTP path runs none.
+  end-of-work hook (`ExecutionHooks.async_work_finished`), and runs no resolve middleware and
+  no abort signal: the HTTP path sets none of them;
+- subscribers of one event with the same document and variables share one execution's result
+  (engine.shared_events): fields must not depend on the context (ours do not).
 """
 
 from engine.execution import run

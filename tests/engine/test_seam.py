@@ -81,3 +81,11 @@ def test_the_engine_imports_nothing_of_the_app() -> None:
     for path in ENGINE.glob("*.py"):
         leaked = {m for m in imports_of(path) if m.split(".")[0] in app}
         assert not leaked, f"{path.name} imports {leaked}"
+
+
+def test_the_app_uses_the_engine_through_its_package_only() -> None:
+    root = ENGINE.parent
+    for package in ("domain", "storage", "resolvers", "schema", "server", "cli"):
+        for path in (root / package).rglob("*.py"):
+            inner = {m for m in imports_of(path) if m.startswith("engine.")}
+            assert not inner, f"{path.relative_to(root)} imports {inner}: use `engine`'s names"
