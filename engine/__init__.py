@@ -10,7 +10,8 @@ else of it:
   objects by their plans (engine.fast_execution);
 - `PreparedDocuments` and `SharedEventExecutionContext` wire a strawberry schema to it, for
   strawberry's own execution (websockets: subscriptions share one execution per event);
-- `Lru`, the bounded map its caches (and the server's) are made of.
+- `Lru`, the bounded map its caches (and the server's) are made of; `graphql_schema_of`, the
+  graphql-core schema behind a strawberry schema (a private attribute of strawberry's).
 
 Imports: graphql-core's public API (`graphql`, `graphql.pyutils`) and engine.seam, the one module
 that imports strawberry and that lists every private name of either library the engine relies
@@ -33,7 +34,7 @@ graphql-core's own execution tests on both, same bytes):
 from engine.execution import run
 from engine.lru import Lru
 from engine.prepared import DocumentRules, Documents, Prepared
-from engine.seam import PreparedDocuments
+from engine.seam import PreparedDocuments, graphql_schema_of
 from engine.shared_events import SharedEventExecutionContext
 
 __all__ = [
@@ -43,5 +44,6 @@ __all__ = [
     "Prepared",
     "PreparedDocuments",
     "SharedEventExecutionContext",
+    "graphql_schema_of",
     "run",
 ]

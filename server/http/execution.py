@@ -51,7 +51,7 @@ class Operations:
         budget: Budget | None = None,
     ) -> None:
         self._schema = schema
-        self._graphql_schema = schema._schema
+        self._graphql_schema = engine.graphql_schema_of(schema)
         self._persisted = persisted
         self._metrics = metrics
         self._budget = budget
