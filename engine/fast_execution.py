@@ -19,25 +19,12 @@ exception as a value, ...) it hands the whole object back to graphql-core, which
 it from scratch and reports any error with its own message, path and locations. Reading
 attributes twice is harmless: a basic strawberry field is a plain attribute read.
 
-Plans are cached per operation. An operation without any directive has the same plans
-whatever its variables, so they are shared by every request running the same parsed
-document (ParserCache hands out the same DocumentNode for the same text), for the
-`SHARED_OPERATIONS` operations seen last. An operation with directives (@skip/@include)
-plans for one request only.
+Plans live with their prepared document (engine.prepared), as long as it does: an operation
+without any directive has the same plans whatever its variables, so they are shared by every
+request running it. An operation with directives (@skip/@include), or a document that was not
+prepared, plans for one request only.
 
-It relies on internals, hence graphql-core pinned to 3.3.x (tests/engine/test_fast_execution.py
-fails loudly when it leaves that, and checks that the fast path is really taken):
-- graphql-core 3.3: `Executor.collect_and_execute_subfields(return_type,
-  field_details_list, path, result, position_context)` completes every object value once
-  `is_type_of` has passed; a field error raised while completing an object is located
-  by the caller; `collect_subfields()` returns `(grouped_field_set, new_defer_usages, _)`
-  of `FieldDetails(node, ...)`; `position_context` is None outside @defer; extensions'
-  `resolve` hooks arrive as `middleware_manager.middlewares` (then we step aside).
-- strawberry 0.341: executes with a subclass of `StrawberryGraphQLCoreExecutionContext`;
-  `GraphQLField.extensions["strawberry-definition"]` is the `StrawberryField` (and the
-  `StrawberryObjectDefinition` on object types); a field without resolver, field
-  extensions or exception handler gets the resolver `_get_basic_result`, which returns
-  `field.default_resolver(source, field.python_name)`; enum types carry `wrapped_cls`.
+What it relies on of graphql-core's executor and strawberry's schema is in engine.seam.
 """
 
 from __future__ import annotations
@@ -45,7 +32,6 @@ from __future__ import annotations
 import keyword
 from collections.abc import Callable
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Any
 
 from graphql import (
@@ -62,80 +48,86 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLResolveInfo,
     GraphQLScalarType,
     GraphQLString,
     Node,
-    OperationDefinitionNode,
     Undefined,
     Visitor,
     visit,
 )
-from graphql.execution.collect_fields import FieldDetailsList
-from graphql.execution.incremental.incremental_executor import DeliveryGroupMap
-from graphql.language import FragmentDefinitionNode
-from graphql.pyutils import AwaitableOrValue, Path
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.schema.schema_converter import GraphQLCoreConverter
-from strawberry.types.base import StrawberryObjectDefinition
-from strawberry.types.field import StrawberryField
 
-SHARED_OPERATIONS = 1024
+from engine.seam import (
+    ExecutorBase,
+    FieldDetailsList,
+    enum_class,
+    executing_plans,
+    nodes_of,
+    plain_origin,
+    plain_reader,
+)
 
 Complete = Callable[[Any], Any]
 Read = Callable[[Any], Any]
 PlanKey = tuple[GraphQLObjectType, tuple[int, ...]]
+# How each object selection of a document completes: keyed by the object type and the
+# identities of the selecting field nodes, which their document keeps alive as long as these.
 Plans = dict[PlanKey, Complete | None]
 
-_DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
-_BASIC_RESOLVER = "_get_basic_result"
 _APPLIED_BY_COLLECTION = frozenset({"skip", "include"})
-
-# id() of an operation and its fragments -> (those nodes, kept alive so that no id is
-# reused while the entry lives; their plans, or None when the operation has directives)
-_operations: dict[tuple[int, ...], tuple[tuple[Node, ...], Plans | None]] = {}
 
 
 class _GiveUp(Exception):
     """The fast path cannot vouch for this value: graphql-core completes the object."""
 
 
-class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
+@dataclass(frozen=True, slots=True)
+class ResolvedRoot:
+    """Middleware answering for the root field with the value its resolver already gave, so
+    that graphql-core completes that value and the resolver does not run again."""
+
+    value: Any
+
+    def resolve(
+        self, next_: Any, root: Any, info: GraphQLResolveInfo[Any], **arguments: Any
+    ) -> Any:
+        if info.path.prev is None:
+            return self.value
+        return next_(root, info, **arguments)
+
+
+class FastExecutionContext(ExecutorBase):
     def __init__(self, *args: Any, plans: Plans | None = None, **kwargs: Any) -> None:
-        """`plans`: those of a prepared document (engine.prepared), shared by its requests."""
+        """`plans`: those of a prepared document (engine.prepared), shared by its requests;
+        else those strawberry's execution of a prepared document runs with (engine.seam)."""
         super().__init__(*args, **kwargs)
         middleware = self.middleware_manager
-        self._planning = not (middleware and middleware.middlewares)
-        if plans is None:
-            plans = _operation_plans(self.operation, self.fragment_definitions)
-        self._plans = plans
-        # Plans shared by many requests are compiled; those of one request are not worth it.
-        self._make = _closure if isinstance(plans, _OneRequest) else _compiled
-
-    def collect_and_execute_subfields(
-        self,
-        return_type: GraphQLObjectType,
-        field_details_list: FieldDetailsList,
-        path: Path,
-        result: Any,
-        position_context: DeliveryGroupMap | None,
-    ) -> AwaitableOrValue[dict[str, Any]]:
-        if self._planning and position_context is None:
-            plan = self._plan(return_type, field_details_list)
-            if plan is not None:
-                try:
-                    completed: dict[str, Any] = plan(result)
-                    return completed
-                except Exception:  # _GiveUp, or an error graphql-core will report itself
-                    pass
-        return super().collect_and_execute_subfields(
-            return_type, field_details_list, path, result, position_context
+        # A resolve hook must see every field: then nothing is completed here.
+        self._planning = not middleware or all(
+            isinstance(each, ResolvedRoot) for each in middleware.middlewares
         )
+        if plans is None:
+            plans = executing_plans.get()
+        self._plans: Plans = _OneRequest() if plans is None else plans
+        # Plans shared by many requests are compiled; those of one request are not worth it.
+        self._make = _closure if isinstance(self._plans, _OneRequest) else _compiled
+
+    def complete_object(
+        self, object_type: GraphQLObjectType, details: FieldDetailsList, source: Any
+    ) -> dict[str, Any] | None:
+        plan = self._plan(object_type, details) if self._planning else None
+        if plan is None:
+            return None
+        try:
+            completed: dict[str, Any] = plan(source)
+        except Exception:  # _GiveUp, or an error graphql-core will report itself
+            return None
+        return completed
 
     def _plan(
         self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
     ) -> Complete | None:
-        # The nodes live as long as the plans: their operation or fragments own them.
-        key = (object_type, tuple(id(details.node) for details in field_details_list))
+        key = (object_type, tuple(map(id, nodes_of(field_details_list))))
         if key not in self._plans:
             self._plans[key] = self._build(object_type, field_details_list)
         return self._plans[key]
@@ -144,13 +136,11 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
     ) -> Complete | None:
         origin = _plain_origin(object_type)
-        grouped_field_set, new_defer_usages, _ = self.collect_subfields(
-            object_type, field_details_list
-        )
-        if origin is None or new_defer_usages:
+        subfields = self.subfields(object_type, field_details_list)
+        if origin is None or subfields is None:
             return None
         steps: list[Step] = []
-        for response_name, details in grouped_field_set.items():
+        for response_name, details in subfields.items():
             step = self._step(object_type, response_name, details)
             if step is None:
                 return None
@@ -160,22 +150,19 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def _step(
         self, object_type: GraphQLObjectType, response_name: str, details: FieldDetailsList
     ) -> Step | None:
-        node = details[0].node
+        node = nodes_of(details)[0]
         if node.name.value == "__typename":
             typename = object_type.name
             return Step(response_name, lambda _source: typename, _itself, typename=typename)
         field_def = self.schema.get_field(object_type, node.name.value)
         if field_def is None or field_def.args or node.arguments or _directed(details):
             return None
-        field = field_def.extensions.get(_DEFINITION)
-        basic = getattr(field_def.resolve, "__name__", None) == _BASIC_RESOLVER
-        if not basic or not isinstance(field, StrawberryField):
+        reader = plain_reader(field_def)
+        complete = self._completer(field_def.type, details) if reader else None
+        if reader is None or complete is None:
             return None
-        complete = self._completer(field_def.type, details)
-        if complete is None:
-            return None
-        attribute = field.python_name if field.default_resolver is getattr else None
-        return Step(response_name, _reader(field), complete, attribute, _inline(field_def.type))
+        read, attribute = reader
+        return Step(response_name, read, complete, attribute, _inline(field_def.type))
 
     def _completer(self, type_: GraphQLOutputType, details: FieldDetailsList) -> Complete | None:
         return completer(type_, lambda named: self._named_completer(named, details))
@@ -213,7 +200,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 if type(value) is int and GRAPHQL_MIN_INT <= value <= GRAPHQL_MAX_INT
                 else coerce(value)
             )
-        members = getattr(type_, "wrapped_cls", None)  # the Python enum behind strawberry's
+        members = enum_class(type_) if isinstance(type_, GraphQLEnumType) else None
         names = _enum_names(type_, members) if isinstance(type_, GraphQLEnumType) else None
         if names is not None:
             return lambda value: names[value._value_] if type(value) is members else coerce(value)
@@ -293,7 +280,7 @@ def _inline(type_: GraphQLOutputType) -> Inline | None:
     if named in _INLINES:
         return _INLINES[named]
     if isinstance(named, GraphQLEnumType):
-        members = getattr(named, "wrapped_cls", None)
+        members = enum_class(named)
         names = _enum_names(named, members)
         if names is not None:
             return "{k}[0][{v}._value_] if type({v}) is {k}[1] else {c}({v})", (names, members)
@@ -347,21 +334,10 @@ def _enum_names(type_: GraphQLEnumType, members: Any) -> dict[Any, str] | None:
         return None
 
 
-def _reader(field: StrawberryField) -> Read:
-    """What strawberry's basic resolver returns for `field`."""
-    if field.default_resolver is getattr:
-        return attrgetter(field.python_name)
-    resolve, name = field.default_resolver, field.python_name
-    return lambda source: resolve(source, name)
-
-
 def _plain_origin(object_type: GraphQLObjectType) -> type | None:
     """The class whose exact instances the fast path completes, if any."""
-    definition = object_type.extensions.get(_DEFINITION)
-    if object_type.is_type_of is not None or not isinstance(definition, StrawberryObjectDefinition):
-        return None
-    origin = definition.origin
-    if not isinstance(origin, type):
+    origin = plain_origin(object_type)
+    if origin is None:
         return None
     if issubclass(origin, BaseException) or hasattr(origin, "__await__"):
         return None  # graphql-core raises or awaits such values
@@ -372,24 +348,9 @@ def _directed(details: FieldDetailsList) -> bool:
     """Whether a directive other than those collection already applied is on the field."""
     return any(
         directive.name.value not in _APPLIED_BY_COLLECTION
-        for field_details in details
-        for directive in field_details.node.directives or ()
+        for node in nodes_of(details)
+        for directive in node.directives or ()
     )
-
-
-def _operation_plans(
-    operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]
-) -> Plans:
-    owners: tuple[Node, ...] = (operation, *fragments.values())
-    key = tuple(map(id, owners))
-    entry = _operations.get(key)
-    if entry is None:
-        entry = (owners, None if has_directives(owners) else {})
-        _operations[key] = entry
-        while len(_operations) > SHARED_OPERATIONS:
-            _operations.pop(next(iter(_operations)), None)
-    plans = entry[1]
-    return _OneRequest() if plans is None else plans
 
 
 class _OneRequest(dict[PlanKey, "Complete | None"]):
@@ -414,10 +375,10 @@ def has_directives(nodes: tuple[Node, ...]) -> bool:
 
 
 __all__ = [
-    "SHARED_OPERATIONS",
     "Complete",
     "FastExecutionContext",
     "Plans",
+    "ResolvedRoot",
     "completer",
     "has_directives",
 ]

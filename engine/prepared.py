@@ -1,31 +1,32 @@
 """Documents parsed and validated once, shared by every request that runs them.
 
 A `Prepared` document is what a request needs before execution: the parsed document (or
-the parse error), its validation errors (already shaped for clients), and the execution
-plans of `engine.fast_execution`, kept with the document for as long as it lives.
+the parse error), its validation errors (already shaped for clients), which of its operations
+take the direct path (engine.direct_query, decided here, once), and its plans
+(engine.fast_execution), the one place plans are kept: with the document, as long as it lives.
 `Documents` hands out one `Prepared` per text from a bounded LRU cache; persisted queries
 keep theirs in caches of their own (server/http/persisted.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 
 from graphql import (
+    ASTValidationRule,
     DocumentNode,
     GraphQLError,
-    GraphQLSchema,
     OperationDefinitionNode,
     parse,
     specified_rules,
     validate,
 )
-from graphql.validation import ASTValidationRule
-from strawberry.extensions import SchemaExtension
 
+from engine.direct_query import DirectQuery
 from engine.fast_execution import Plans, has_directives
 from engine.lru import Lru
+from engine.seam import StrawberrySchema, graphql_schema_of
 
 ShapeErrors = Callable[[list[GraphQLError]], None]
 
@@ -44,6 +45,8 @@ class Prepared:
     document: DocumentNode | None  # None: the text did not parse
     errors: tuple[GraphQLError, ...]  # the parse error or the validation errors
     plans: Plans | None = field(default=None)  # None: plans are made per request
+    # The operations that take the direct path, by name (None: the document's only one).
+    direct: Mapping[str | None, DirectQuery] = field(default_factory=dict)
     # What later checks learnt of this document, kept as long as it is (server/guards/budget.py).
     memo: dict[Hashable, object] = field(default_factory=dict)
 
@@ -64,7 +67,7 @@ class Prepared:
 class Documents:
     def __init__(
         self,
-        schema: Callable[[], GraphQLSchema],
+        schema: StrawberrySchema,
         rules: DocumentRules,
         shape: ShapeErrors,
         cache_size: int = 256,
@@ -97,32 +100,23 @@ class Documents:
         except GraphQLError as error:
             self._shape([error])
             return Prepared(query, None, (error,))
-        errors = validate(self._schema(), document, self._rules)
+        errors = validate(graphql_schema_of(self._schema), document, self._rules)
         self._shape(errors)
         plans: Plans | None = None if has_directives(tuple(document.definitions)) else {}
-        return Prepared(query, document, tuple(errors), plans)
+        direct = {} if errors else self._direct_paths(document, plans)
+        return Prepared(query, document, tuple(errors), plans, direct)
 
-
-class PreparedDocuments(SchemaExtension):
-    """Strawberry's own execution (websockets) parses and validates through `Documents`."""
-
-    def __init__(self, documents: Documents) -> None:
-        self._documents = documents
-        self._prepared: Prepared | None = None
-
-    def on_parse(self) -> Iterator[None]:
-        context = self.execution_context
-        if context.graphql_document is None and context.query:
-            prepared = self._documents.get(context.query)
-            if prepared.document is not None:
-                self._prepared = prepared
-                context.graphql_document = prepared.document
-            elif self._documents.max_tokens is not None:  # strawberry reports it its own way
-                context.parse_options = {"max_tokens": self._documents.max_tokens}
-        yield
-
-    def on_validate(self) -> Iterator[None]:
-        prepared = self._prepared
-        if prepared is not None and self.execution_context.graphql_document is prepared.document:
-            self.execution_context.pre_execution_errors = list(prepared.errors)
-        yield
+    def _direct_paths(
+        self, document: DocumentNode, plans: Plans | None
+    ) -> dict[str | None, DirectQuery]:
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        paths: dict[str | None, DirectQuery] = {}
+        for operation in operations:
+            path = DirectQuery.of(self._schema, document, operation, plans)
+            if path is None:
+                continue
+            if operation.name is not None:
+                paths[operation.name.value] = path
+            if len(operations) == 1:  # else a request must name its operation (graphql-core)
+                paths[None] = path
+        return paths

@@ -7,9 +7,9 @@ The resolver hands every subscriber the same payload object for one change, so t
 result of the first execution can be handed to the others.
 
 A result is shared only between executions of the same payload object, the same parsed
-operation (ParserCache hands out one DocumentNode per text) and equal variables, and only
-when it has no errors (strawberry shapes errors in place). Our fields do not depend on the
-context, so subscribers on different connections may share.
+operation (engine.prepared.Documents hands out one DocumentNode per text) and equal variables,
+and only when it has no errors (strawberry shapes errors in place). Our fields do not depend on
+the context, so subscribers on different connections may share.
 """
 
 from __future__ import annotations

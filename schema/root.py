@@ -9,8 +9,7 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
-from engine.prepared import DocumentRules, Documents, PreparedDocuments
-from engine.shared_events import SharedEventExecutionContext
+from engine import DocumentRules, Documents, PreparedDocuments, SharedEventExecutionContext
 from resolvers import mutations, queries, subscriptions
 from schema import errors
 from schema.types import (
@@ -176,9 +175,7 @@ def build_schema(
         extensions=[*extensions, lambda: PreparedDocuments(built.documents)],
     )
     built.hide_suggestions = hide_suggestions
-    built.documents = Documents(
-        lambda: built._schema, rules, lambda found: built.process_errors(found)
-    )
+    built.documents = Documents(built, rules, lambda found: built.process_errors(found))
     return built
 
 

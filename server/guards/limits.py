@@ -19,7 +19,7 @@ from graphql import (
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from starlette.types import Send
 
-from engine.prepared import DocumentRules
+from engine import DocumentRules
 from server.guards.budget import Budget
 from server.settings import Settings
 

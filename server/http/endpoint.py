@@ -15,7 +15,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UnsetType
 
-from engine.lru import Lru
+from engine import Lru
 from resolvers.context import Context
 from schema.root import OutdialSchema
 from server.guards.auth import Authenticator, scope_refusal

@@ -6,28 +6,24 @@ a one-target query takes to execute. Here the same steps run in the same order, 
 the document (persisted or by text, parsed and validated once), the operation and its type,
 validation errors, scopes, the request budgets with the request's variables, then graphql-core
 with the document's plans, errors shaped by the schema, and the metrics and request log the
-schema extensions would have written. A query or mutation of one root field skips graphql-core's
-executor once its plan is known (engine.direct_query). Websockets keep strawberry's execution
-(engine.prepared.PreparedDocuments), where the same budgets run as `RequestBudget`.
+schema extensions would have written. The engine runs the operation (engine.execution: a query or
+mutation of one root field skips graphql-core's executor). Websockets keep strawberry's execution
+(engine.seam.PreparedDocuments), where the same budgets run as `RequestBudget`.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from inspect import isawaitable
-from typing import Any
 
 from cross_web import HTTPException
-from graphql import ExecutionResult, GraphQLError, execute
-from strawberry.execution import optimized_is_awaitable
+from graphql import ExecutionResult, GraphQLError
 from strawberry.http import GraphQLRequestData
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from engine.direct_query import DirectQuery, Resolved
-from engine.fast_execution import FastExecutionContext
-from engine.prepared import Prepared
+import engine
+from engine import Prepared
 from resolvers.context import Context
 from schema.root import OutdialSchema
 from server.guards.auth import scope_refusal
@@ -37,7 +33,6 @@ from server.http.persisted import BAD_REQUEST, MissingQuery, PersistedQueries, R
 from server.observability.metrics import Metrics, outcome_of
 from server.observability.requestlog import note_operation
 
-_IS_AWAITABLE: Any = optimized_is_awaitable
 _SUBSCRIPTION_OVER_HTTP = "Subscriptions need a websocket (graphql-transport-ws)."
 
 
@@ -56,7 +51,7 @@ class Operations:
         budget: Budget | None = None,
     ) -> None:
         self._schema = schema
-        self._graphql_schema = schema._schema
+        self._graphql_schema = engine.graphql_schema_of(schema)
         self._persisted = persisted
         self._metrics = metrics
         self._budget = budget
@@ -139,11 +134,15 @@ class Operations:
     ) -> ExecutionResult:
         self._metrics.executing.inc()
         try:
-            direct = await self._directly(prepared, request, context)
-            if isinstance(direct, ExecutionResult):
-                result = direct
-            else:
-                result = await self._fully(prepared, request, context, direct)
+            result = await engine.run(
+                self._schema,
+                prepared,
+                operation_name=request.operation_name,
+                variables=request.variables,
+                extensions=request.extensions,
+                context=context,
+                alone=context.for_one_resolver,
+            )
         except Exception as error:  # as strawberry does: the error is shaped and logged
             result = ExecutionResult(None, [_coerced(error)])
         finally:
@@ -151,52 +150,6 @@ class Operations:
         if result.errors:
             self._schema.process_errors(result.errors)
         return result
-
-    async def _directly(
-        self, prepared: Prepared, request: GraphQLRequestData, context: Context
-    ) -> ExecutionResult | Resolved | None:
-        """The answer of the operation's direct path (engine.direct_query), if it has one;
-        the path is found once per document and operation name."""
-        if not issubclass(self._schema.execution_context_class, FastExecutionContext):
-            return None  # no plans
-        key = (DirectQuery, request.operation_name)
-        if key not in prepared.memo:
-            operation = prepared.operation(request.operation_name)
-            assert prepared.document is not None and operation is not None
-            found = DirectQuery.of(self._schema, prepared.document, operation, prepared.plans)
-            prepared.memo[key] = found
-        direct = prepared.memo[key]
-        if not isinstance(direct, DirectQuery):
-            return None
-        alone = context.for_one_resolver()  # the original is left for the full execution
-        return await direct.run(alone, request.variables, request.extensions)
-
-    async def _fully(
-        self,
-        prepared: Prepared,
-        request: GraphQLRequestData,
-        context: Context,
-        resolved: Resolved | None = None,
-    ) -> ExecutionResult:
-        """graphql-core's execution; of the root field's value when the direct path resolved it."""
-        executor = self._schema.execution_context_class
-        extra: dict[str, Any] = {"operation_extensions": request.extensions}
-        if issubclass(executor, FastExecutionContext):
-            extra["plans"] = prepared.plans
-        if resolved is not None:
-            extra["middleware"] = [resolved]
-        assert prepared.document is not None
-        result = execute(
-            self._graphql_schema,
-            prepared.document,
-            context_value=context,
-            variable_values=request.variables,
-            operation_name=request.operation_name,
-            executor_class=executor,
-            is_awaitable=_IS_AWAITABLE,
-            **extra,
-        )
-        return await result if isawaitable(result) else result
 
 
 class _RefusedByType(Exception):

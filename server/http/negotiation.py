@@ -13,7 +13,7 @@ from starlette.responses import Response
 from strawberry.types.graphql import OperationType
 
 from domain.errors import OutdialError
-from engine.lru import Lru
+from engine import Lru
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"

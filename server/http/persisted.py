@@ -16,8 +16,7 @@ from typing import NoReturn
 
 from graphql import GraphQLError
 
-from engine.lru import Lru
-from engine.prepared import Documents, Prepared
+from engine import Documents, Lru, Prepared
 from server.http.trusted import MAX_ID_LENGTH, TrustedDocument
 
 NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"

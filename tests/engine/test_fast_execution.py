@@ -32,7 +32,6 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionResult
 
-import engine.fast_execution as fast_execution
 from domain import clock
 from domain import service as service_module
 from domain.errors import DatabaseUnavailable
@@ -367,15 +366,6 @@ async def worlds(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Worlds]:
     yield await make_worlds(monkeypatch)
 
 
-def test_graphql_core_is_the_3_3_line_this_was_written_against() -> None:
-    assert graphql.version_info[:2] == (3, 3), (
-        f"graphql-core {graphql.version} is installed, but engine/fast_execution.py overrides "
-        "graphql-core 3.3 internals (Executor.collect_and_execute_subfields, collect_subfields, "
-        "FieldDetails). Re-check them against the new version, then move this guard and the "
-        "pin in pyproject.toml."
-    )
-
-
 def test_the_app_schema_executes_with_it() -> None:
     assert issubclass(build_schema().execution_context_class, FastExecutionContext)
 
@@ -581,7 +571,7 @@ async def test_broken_data_is_reported_as_graphql_core_reports_it(
     assert ("errors" in body) is (breakage not in COERCED)
     if "errors" in body:
         assert worlds.graphql_core_fields()[1] > 1  # the fast path handed the object back
-    assert (worlds.repeated == 0) is (breakage in COERCED)  # else the direct path gave way
+    assert (worlds.repeated == 0) is (breakage in COERCED)  # else graphql-core completed it
 
 
 @pytest.mark.usefixtures("broken")
@@ -725,6 +715,7 @@ async def test_what_the_direct_path_leaves_to_graphql_core(worlds: Worlds) -> No
     assert worlds.repeated == 0
     body = await worlds.same(GET, {"id": None})  # variables that do not coerce
     assert "non-null type 'ID!' not to be None" in body["errors"][0]["message"]
+    assert worlds.repeated == 0  # answered directly, as graphql-core answers them
     counted = """query($o: ID!) { outdialtargets(outdialId: $o, first: 2) {
       totalCount edges { node { id } } } }"""  # a resolver below the root: no plan completes it
     body = await worlds.same(counted, {"o": OUTDIAL})
@@ -843,50 +834,27 @@ def test_which_operations_can_take_the_direct_path(query: str, direct: bool) -> 
     assert DirectQuery.of(built, document, operation, None) is None  # directives: no plans
 
 
-@strawberry.type
-class HelperQuery:
-    @strawberry.field
-    async def plain(self) -> Greeting:
-        return Greeting(plain="hi", loud="hi")
-
-    @strawberry.field
-    async def gathered(self, info: strawberry.Info) -> Greeting:
-        async def greet() -> Greeting:
-            return Greeting(plain="hey", loud="hey")
-
-        (greeting,) = await info._raw_info.async_helpers.gather([greet()])
-        return greeting
-
-
-@pytest.mark.parametrize("root_field", ["plain", "gathered"])
-async def test_a_resolver_using_the_executors_async_helpers_gives_way(root_field: str) -> None:
-    built = strawberry.Schema(HelperQuery)
-    document = graphql.parse(f"{{ {root_field} {{ plain }} }}")
-    (operation,) = document.definitions
-    assert isinstance(operation, graphql.OperationDefinitionNode)
-    plans: fast_execution.Plans = {}
-    expected = await graphql.execute(  # type: ignore[misc]  # graphql-core plans it
-        built._schema, document, executor_class=FastExecutionContext, plans=plans
-    )
-    assert not expected.errors
-    direct = DirectQuery.of(built, document, operation, plans)  # type: ignore[arg-type]
-    assert direct is not None
-    answered = await direct.run(None, None, None)
-    assert (answered is None) is (root_field == "gathered")
-    if answered is not None:
-        assert answered == expected
-
-
 def test_a_field_extension_on_a_plain_attribute_still_runs() -> None:
     quick = strawberry.Schema(GreetingQuery, execution_context_class=FastExecutionContext)
     result = quick.execute_sync("{ greeting { plain loud } }")
     assert result.data == {"greeting": {"plain": "hi", "loud": "HI"}}
 
 
-async def test_shared_plans_are_bounded(worlds: Worlds, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fast_execution, "SHARED_OPERATIONS", 3)
-    for first in [*range(1, 8), 1]:  # the first one again, long evicted
-        query = f"query($o: ID!) {{ outdialtargets(outdialId: $o, first: {first}) {{ edges {{ "
-        body = await worlds.same(query + "node { id } } } }", {"o": OUTDIAL})
-        assert len(body["data"]["outdialtargets"]["edges"]) == first
-    assert len(fast_execution._operations) <= 3
+async def test_plans_live_with_their_prepared_document(worlds: Worlds) -> None:
+    documents = worlds.http.schema.documents  # type: ignore[attr-defined]
+    query = "query($o: ID!) { outdialtargets(outdialId: $o, first: 3) { edges { node { id } } } }"
+    await worlds.same(query, {"o": OUTDIAL})
+    plans = documents.get(query).plans
+    assert plans  # made by the first request, kept with the document
+    await worlds.same(query, {"o": OUTDIAL})
+    assert documents.get(query).plans is plans
+
+
+async def test_strawberrys_own_execution_plans_with_the_prepared_document(worlds: Worlds) -> None:
+    query = "query($o: ID!) { outdialtargets(outdialId: $o, first: 2) { edges { node { id } } } }"
+    await worlds.fast.respond(query, {"o": OUTDIAL}, "write")  # as over a websocket
+    prepared = worlds.fast.schema.documents.get(query)  # type: ignore[attr-defined]
+    assert prepared.plans, "made by strawberry's execution, kept with the document"
+    worlds.graphql_core_fields()
+    await worlds.fast.respond(query, {"o": OUTDIAL}, "write")
+    assert worlds.graphql_core_fields() == (0, 1)  # the root field; its plan completed the rest
