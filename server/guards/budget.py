@@ -45,6 +45,7 @@ from graphql.execution.values import get_argument_values
 from strawberry.extensions import SchemaExtension
 
 from domain import claim, listing, validation
+from engine import graphql_schema_of
 
 # The domain's own limits: each paging argument's maximum, the page without one, the longest
 # list an argument takes (createOutdialtargets' inputs).
@@ -159,7 +160,7 @@ class RequestBudget(SchemaExtension):
         context = self.execution_context
         assert context.graphql_document is not None
         refusal = self.budget.refusal(
-            context.schema._schema,
+            graphql_schema_of(context.schema),
             context.graphql_document,
             context.variables,
             context.operation_name,
