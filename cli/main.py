@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import uuid
@@ -41,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fatal(error, status=1)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_went_away()
     return result
 
 
@@ -148,8 +152,11 @@ def _export_schema(settings: Settings, args: argparse.Namespace) -> int:
     text = sdl()
     if args.path is None:
         sys.stdout.write(text)
-    else:
+        return 0
+    try:
         args.path.write_text(text)
+    except OSError as error:
+        return _fail(str(error))
     return 0
 
 
@@ -205,6 +212,8 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
 
     try:
         written = _run_quietly(run())
+    except BrokenPipeError:
+        raise  # `export | head`: the reader has what it wanted
     except _expected_failures() as error:
         return _fail(str(error))
     sys.stderr.write(f"exported {written:,} target(s)\n")
@@ -253,6 +262,14 @@ def _expected_failures() -> tuple[type[Exception], ...]:
     from storage.mongo.driver import PyMongoError
 
     return (OutdialError, PyMongoError, OSError)
+
+
+def _reader_went_away() -> int:
+    """Quiet, as a command in a pipeline ends when the command reading it stops early; stdout
+    points at nothing from here on, so the interpreter's last flush cannot fail loudly."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 128 + signal.SIGPIPE
 
 
 def _fatal(error: Exception, *, status: int) -> int:

@@ -4,12 +4,15 @@ stderr and a non-zero exit, never a traceback, and writes nothing."""
 from __future__ import annotations
 
 import io
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from tests.support.import_files import document, run, stored, write_lines
+from tests.support.live_server import REPO_ROOT
 
 BAD_ARGUMENTS = [
     (["demo", "--count", "abc"], "argument --count: not a whole number: 'abc'"),
@@ -130,3 +133,22 @@ def test_export_to_a_directory_is_one_line_and_a_non_zero_exit(
     assert run("export", str(tmp_path)) != 0
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("outdial-graphql: ") and str(tmp_path) in line
+
+
+def test_the_schema_to_a_directory_is_one_line_and_a_non_zero_exit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("export-schema", str(tmp_path)) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("outdial-graphql: ") and str(tmp_path) in line
+
+
+def test_export_into_a_pipe_closed_early_ends_quietly(data_dir: Path) -> None:
+    """`export | head -1`: the reader stops early; the exporter ends without a word."""
+    run("demo", "--count", "300")
+    script = f"{sys.executable} -m cli export | head -c 100 > /dev/null; echo ${{PIPESTATUS[0]}}"
+    finished = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, timeout=120, cwd=REPO_ROOT
+    )
+    assert finished.stderr == ""
+    assert finished.stdout.strip() == str(128 + signal.SIGPIPE)
