@@ -17,10 +17,13 @@ Filter = dict[str, Any]
 
 
 def unchanged(current: Target) -> Filter:
-    """The stored target still as `current` was read (a missing tm_delete reads as not deleted)."""
+    """The stored target still as `current` was read (a missing tm_delete reads as not deleted).
+    `outdial_id` never changes; it is there so that a sharded cluster routes the write to the
+    one shard holding the outdial (shard key `{outdial_id, _id}`)."""
     deleted = current.tm_delete
     return {
         "_id": current.id,
+        "outdial_id": current.outdial_id,
         "status": current.status.value,
         "tm_update": current.tm_update,
         "tm_delete": {"$in": [NOT_DELETED, None]} if deleted == NOT_DELETED else deleted,

@@ -95,3 +95,11 @@ def test_a_claim_writes_one_target_found_by_id() -> None:
         target.tm_update,
         1,
     )
+
+
+def test_every_conditional_write_names_the_shard_key() -> None:
+    """Sharded on {outdial_id, _id} (README, "How it grows"), a write that names both reaches
+    the one shard holding the target, not every shard."""
+    target = target_from_document(stored_document(TARGET, outdial_id=OUTDIAL))
+    for written in (filters.unchanged(target), filters.claimable(target, 0)):
+        assert (written["outdial_id"], written["_id"]) == (OUTDIAL, TARGET)
