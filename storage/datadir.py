@@ -119,9 +119,9 @@ class DataDirLock:
             os.close(fd)  # closing the last descriptor drops the flock
 
 
-def refuse_network_filesystem(data_dir: Path) -> None:
+def refuse_network_filesystem(data_dir: Path, mounts_file: Path = MOUNTS) -> None:
     try:
-        mounts = MOUNTS.read_text()
+        mounts = mounts_file.read_text()
     except OSError:  # not Linux: nothing to read it from
         return
     filesystem = filesystem_of(data_dir.resolve(), mounts)
