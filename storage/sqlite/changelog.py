@@ -29,11 +29,10 @@ _PRUNED_THROUGH = f"SELECT value FROM meta WHERE key = '{_PRUNED}'"
 _SINCE = (
     "SELECT seq, outdial_id, previous_status, doc FROM changes WHERE seq > ? ORDER BY seq LIMIT ?"
 )
-# Within the oldest `at_most` rows past the pruned ones: the first one young enough to keep, and
-# the last one.
-_OLD_WINDOW = (
-    "SELECT min(CASE WHEN at >= ?3 THEN seq END), max(seq)"
-    " FROM (SELECT seq, at FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2)"
+# The oldest row young enough to keep, among the next `at_most` past the pruned ones: read in
+# seq order, it stops at the first young row, so it costs the old rows and one more.
+_FIRST_YOUNG = (
+    "SELECT seq FROM changes WHERE seq > ?1 AND seq <= ?1 + ?2 AND at >= ?3 ORDER BY seq LIMIT 1"
 )
 _DELETE_THROUGH = "DELETE FROM changes WHERE seq <= ?"
 _SET_PRUNED = (
@@ -98,11 +97,10 @@ def prune(
     """Inside a write: drop rows beyond the newest `keep_rows` or older than `keep_seconds`
     (`now` in seconds since the epoch), at most `at_most` of them; the new pruned seq."""
     done = pruned_through(connection)
-    first_young, last_old = connection.execute(
-        _OLD_WINDOW, (done, at_most, now - keep_seconds)
-    ).fetchone()
-    by_age = done if last_old is None else last_old if first_young is None else first_young - 1
-    through = min(max(by_age, head(connection) - keep_rows), done + at_most)
+    last = head(connection)
+    young = connection.execute(_FIRST_YOUNG, (done, at_most, now - keep_seconds)).fetchone()
+    by_age = last if young is None else young[0] - 1
+    through = min(max(by_age, last - keep_rows), done + at_most, last)
     if through > done:
         connection.execute(_DELETE_THROUGH, (through,))
         connection.execute(_SET_PRUNED, (str(through),))
