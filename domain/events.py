@@ -170,7 +170,6 @@ class Broker:
             subscription._server_behind = True
             subscription._end(too_slow=True)
         self.counts.recount_all()
-        logger.warning("every subscription of this process ended: it missed changes")
 
     def close(self) -> None:
         """Server shutdown: end every subscription; their iterators stop."""

@@ -56,8 +56,8 @@ class ChangeFeed:
             try:
                 version = self._data_version()
                 if version != self._version:
-                    self._version = version
                     self.catch_up()
+                    self._version = version  # only now: a failed catch-up is tried again
             except sqlite3.Error as error:
                 logger.warning("reading the change log failed (%r); trying again", error)
 
