@@ -20,7 +20,7 @@ from pathlib import Path
 from domain.errors import DatabaseUnavailable
 from storage.errors import CannotOpenStorage, disk_full, not_writable
 from storage.sqlite import changelog, schema, writes
-from storage.sqlite.writer import GroupWriter
+from storage.sqlite.writer import BUSY_TIMEOUT_S, GroupWriter
 
 FILE_NAME = "targets.sqlite3"
 _DETAIL_LENGTH = 200
@@ -59,8 +59,9 @@ def connect_writer(path: Path) -> sqlite3.Connection:
 
 
 class SqliteDatabase:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
         self.path = path
+        self._busy_timeout_s = busy_timeout_s
         self._writer: GroupWriter | None = None
         self._read_connection: sqlite3.Connection | None = None
         self._commit_listeners: list[Callable[[], None]] = []
@@ -78,6 +79,7 @@ class SqliteDatabase:
             lambda: connect_writer(self.path),
             before_commit=self._prune_when_due,
             after_commit=self._committed,
+            busy_timeout_s=self._busy_timeout_s,
         )
         try:
             if problems := await writer.write(_quick_check):

@@ -18,6 +18,7 @@ from storage.sqlite import migration
 from storage.sqlite.database import FILE_NAME, SqliteDatabase, connect
 from storage.sqlite.feed import ChangeFeed
 from storage.sqlite.repository import SqliteTargetRepository
+from storage.sqlite.writer import BUSY_TIMEOUT_S
 
 logger = logging.getLogger("outdial.storage")
 
@@ -59,12 +60,15 @@ class SqliteStorage:
 
 
 @asynccontextmanager
-async def open_sqlite(data_dir: Path) -> AsyncIterator[SqliteStorage]:
+async def open_sqlite(
+    data_dir: Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S
+) -> AsyncIterator[SqliteStorage]:
+    """`busy_timeout_s`: how long a write waits while other processes hold the file."""
     refuse_network_filesystem(data_dir)
     lock = DataDirLock(data_dir, shared=True)
     lock.acquire()
     try:
-        database = SqliteDatabase(data_dir / FILE_NAME)
+        database = SqliteDatabase(data_dir / FILE_NAME, busy_timeout_s=busy_timeout_s)
         try:
             async with starting_alone(data_dir):
                 await database.open()

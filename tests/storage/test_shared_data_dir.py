@@ -9,10 +9,13 @@ import sqlite3
 from contextlib import AsyncExitStack
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 
 from domain.listing import OutdialTargets
+from server.app import create_app
+from server.settings import Settings
 from storage.datadir import (
     START_LOCK_FILE_NAME,
     DataDirInUse,
@@ -22,8 +25,11 @@ from storage.datadir import (
     refuse_network_filesystem,
 )
 from storage.sqlite import changelog
+from storage.sqlite.database import FILE_NAME
 from storage.sqlite.migration import PREVIOUS_FILE_NAME
 from storage.sqlite.storage import open_sqlite
+from tests.support import operations as ops
+from tests.support.api import GraphQLClient
 from tests.support.documents import stored_document, tid
 
 OUTDIAL = "40bea034-1d17-474d-a5de-da00d0861c69"
@@ -121,3 +127,28 @@ def test_a_data_dir_on_a_network_filesystem_is_refused_in_one_line(tmp_path: Pat
     assert message.startswith("data directory /srv/shared/data is on a network filesystem (nfs4)")
     assert "local disk" in message
     refuse_network_filesystem(tmp_path, mounts)  # /tmp: local
+
+
+async def test_a_write_held_up_by_another_process_answers_service_unavailable_reads_go_on(
+    tmp_path: Path,
+) -> None:
+    app = create_app(Settings(data_dir=tmp_path, db_timeout_ms=300))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        gql = GraphQLClient(http)
+        created = await gql.data(ops.CREATE, input=ops.new_input(OUTDIAL))
+        target_id = created["createOutdialtarget"]["id"]
+        other = sqlite3.connect(tmp_path / FILE_NAME, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            refused = await gql.error(ops.MARK, id=target_id, slot=0)
+            assert refused["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+            assert "locked by another process" in refused["message"]
+            assert (await gql.data(ops.GET, id=target_id))["outdialtarget"]["status"] == "IDLE"
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        marked = await gql.data(ops.MARK, id=target_id, slot=0)
+    assert marked["markOutdialtargetProgressing"]["tryCount0"] == 1, "nothing written before"
