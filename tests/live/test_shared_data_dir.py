@@ -42,11 +42,6 @@ LIST = """query($outdialId: ID!) { outdialtargets(outdialId: $outdialId, first: 
   edges { node { id status tryCount0 } } } }"""
 
 
-def start_two(stack: ExitStack, data_dir: Path) -> list[LiveService]:
-    env = ENV | {"DATA_DIR": str(data_dir)}
-    return [stack.enter_context(live_service(env)) for _ in range(2)]
-
-
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("shared")
@@ -55,7 +50,8 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def services(data_dir: Path) -> Iterator[list[LiveService]]:
     with ExitStack() as stack:
-        yield start_two(stack, data_dir)
+        env = ENV | {"DATA_DIR": str(data_dir)}
+        yield [stack.enter_context(live_service(env)) for _ in range(2)]
 
 
 def command(data_dir: Path, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -212,13 +208,13 @@ async def settled(gql: GraphQLClient, outdial_id: str) -> list[dict[str, Any]]:
     raise AssertionError("a lease did not lapse within 10 s")
 
 
-async def test_kill_9_of_one_process_loses_nothing_acknowledged_and_the_other_keeps_serving(
-    tmp_path: Path,
+async def test_kill_9_of_one_process_loses_nothing_acknowledged_and_the_others_keep_serving(
+    services: list[LiveService], data_dir: Path
 ) -> None:
     outdial = str(uuid.uuid4())
     acknowledged: set[str] = set()
-    with ExitStack() as stack:
-        doomed, survivor = start_two(stack, tmp_path)
+    survivor = services[1]
+    with live_service(ENV | {"DATA_DIR": str(data_dir)}) as doomed:
         async with (
             httpx.AsyncClient(base_url=doomed.url, timeout=30) as on_doomed,
             httpx.AsyncClient(base_url=survivor.url, timeout=30) as on_survivor,
