@@ -31,6 +31,11 @@ class CountsFeed:
         if watch is not None:
             watch.changed.set()
 
+    def recount_all(self) -> None:
+        """Changes may have been missed: every watched outdial is counted again."""
+        for watch in self._watches.values():
+            watch.changed.set()
+
     async def stream(self, outdial_id: str, recount: Recount) -> AsyncIterator[Counts]:
         """The counts at once, then after changes, until closed; the last ones are final."""
         watch = self._watches.get(outdial_id)

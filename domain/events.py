@@ -19,9 +19,12 @@ class SubscriberTooSlow(OutdialError):
 
     code = "SUBSCRIBER_TOO_SLOW"
 
-    def __init__(self, queue_size: int) -> None:
+    def __init__(self, queue_size: int, *, server_behind: bool = False) -> None:
         super().__init__(
-            f"subscription ended: the client fell more than {queue_size} events behind"
+            "subscription ended: this server fell behind the database's change log; "
+            "subscribe again and re-read what you missed"
+            if server_behind
+            else f"subscription ended: the client fell more than {queue_size} events behind"
         )
         self.queue_size = queue_size
 
@@ -40,6 +43,7 @@ class Subscription:
         self._waiter: asyncio.Future[None] | None = None
         self._closed = False
         self._too_slow = False
+        self._server_behind = False
 
     @property
     def active(self) -> bool:
@@ -80,7 +84,7 @@ class Subscription:
     async def __anext__(self) -> StatusChange:
         while True:
             if self._too_slow:
-                raise SubscriberTooSlow(self._queue_size)
+                raise SubscriberTooSlow(self._queue_size, server_behind=self._server_behind)
             if self._closed:
                 raise StopAsyncIteration
             if self._items:
@@ -159,10 +163,22 @@ class Broker:
                 self._queue_size,
             )
 
+    def lost_changes(self) -> None:
+        """Changes were lost before reaching this broker (its process fell behind the database's
+        change log): every subscription ends as too slow, and live counts are read again."""
+        for subscription in self._take_everyone():
+            subscription._server_behind = True
+            subscription._end(too_slow=True)
+        self.counts.recount_all()
+
     def close(self) -> None:
         """Server shutdown: end every subscription; their iterators stop."""
         self._closed = True
         self.counts.close()
+        for subscription in self._take_everyone():
+            subscription._end(too_slow=False)
+
+    def _take_everyone(self) -> list[Subscription]:
         everyone = [*self._everyone]
         for bucket in (*self._by_outdial.values(), *self._by_target.values()):
             everyone.extend(bucket)
@@ -170,8 +186,7 @@ class Broker:
         self._by_outdial.clear()
         self._by_target.clear()
         self._count = 0
-        for subscription in everyone:
-            subscription._end(too_slow=False)
+        return everyone
 
     def _register(self, subscription: Subscription) -> None:
         slot = self._slot_of(subscription)

@@ -58,7 +58,9 @@ async def open_storage(settings: StorageSettings) -> AsyncIterator[Storage]:
     if settings.mongodb_url is None:
         from storage.sqlite.storage import open_sqlite
 
-        async with open_sqlite(settings.data_dir) as embedded:
+        async with open_sqlite(
+            settings.data_dir, busy_timeout_s=settings.db_timeout_ms / 1000
+        ) as embedded:
             yield embedded
         return
     from storage.mongo.connection import open_mongo

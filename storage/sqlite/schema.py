@@ -114,4 +114,42 @@ INDEXES = (
 
 META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
-ALL = (TARGETS, COUNTS, DESTINATION_KEYS, DESTINATION_KEYS_BY_ID, META, *TRIGGERS, *INDEXES)
+# The change log (storage.sqlite.changelog): what each write changed, appended in its
+# transaction, so every process publishes every change in commit order. A status row holds the
+# previous status and the document after the change; an outdial row (both NULL) says that the
+# outdial's targets were created or deleted. AUTOINCREMENT: a pruned seq is never used again.
+CHANGES = """
+CREATE TABLE IF NOT EXISTS changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    outdial_id TEXT NOT NULL,
+    previous_status TEXT,
+    doc TEXT
+)
+"""
+# Now, in seconds since the epoch, as SQLite reads the clock.
+NOW = "((julianday('now') - 2440587.5) * 86400.0)"
+
+CHANGE_TRIGGERS = (
+    "CREATE TRIGGER IF NOT EXISTS log_status AFTER UPDATE OF status ON targets"
+    " WHEN OLD.readable = 1 AND NEW.readable = 1 AND OLD.status IS NOT NEW.status"
+    " BEGIN INSERT INTO changes (at, outdial_id, previous_status, doc)"
+    f" VALUES ({NOW}, NEW.outdial_id, OLD.status, NEW.doc); END",
+    "CREATE TRIGGER IF NOT EXISTS log_live AFTER UPDATE OF live ON targets"
+    " WHEN OLD.live IS NOT NEW.live"
+    f" BEGIN INSERT INTO changes (at, outdial_id) SELECT {NOW}, outdial_id"
+    " FROM (SELECT coalesce(OLD.outdial_id, NEW.outdial_id) AS outdial_id)"
+    " WHERE outdial_id IS NOT NULL; END",
+)
+
+ALL = (
+    TARGETS,
+    COUNTS,
+    DESTINATION_KEYS,
+    DESTINATION_KEYS_BY_ID,
+    META,
+    CHANGES,
+    *TRIGGERS,
+    *CHANGE_TRIGGERS,
+    *INDEXES,
+)

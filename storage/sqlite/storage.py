@@ -1,7 +1,9 @@
-"""Opening the embedded store: the data directory's lock, the file, a one-time migration."""
+"""Opening the embedded store: the data directory (shared by any number of processes), the
+file, a one-time migration; and feeding the broker from the change log."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import sqlite3
@@ -10,11 +12,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from domain.events import Broker
-from storage.datadir import DataDirLock
+from storage.datadir import DataDirLock, refuse_network_filesystem, starting_alone
 from storage.documents import UnreadableLog
 from storage.sqlite import migration
-from storage.sqlite.database import FILE_NAME, SqliteDatabase
+from storage.sqlite.database import FILE_NAME, SqliteDatabase, connect
+from storage.sqlite.feed import ChangeFeed
 from storage.sqlite.repository import SqliteTargetRepository
+from storage.sqlite.writer import BUSY_TIMEOUT_S
 
 logger = logging.getLogger("outdial.storage")
 
@@ -27,8 +31,22 @@ class SqliteStorage:
 
     @asynccontextmanager
     async def feed_changes(self, broker: Broker) -> AsyncIterator[bool]:
-        """No other process writes this file: the service publishes its own changes."""
-        yield False
+        """Feed `broker` from the change log while inside: every change, whichever process
+        wrote it, in commit order."""
+        connection = connect(self.database.path)
+        try:
+            feed = ChangeFeed(connection, broker)
+            stop_listening = self.database.listen_to_commits(feed.catch_up)
+            following = asyncio.create_task(feed.follow(), name="change-feed")
+            try:
+                yield True
+            finally:
+                stop_listening()
+                following.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await following
+        finally:
+            connection.close()
 
     async def report_unreadable(self) -> None:
         self.repository.report_unreadable()
@@ -42,14 +60,19 @@ class SqliteStorage:
 
 
 @asynccontextmanager
-async def open_sqlite(data_dir: Path) -> AsyncIterator[SqliteStorage]:
-    lock = DataDirLock(data_dir)
+async def open_sqlite(
+    data_dir: Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S
+) -> AsyncIterator[SqliteStorage]:
+    """`busy_timeout_s`: how long a write waits while other processes hold the file."""
+    refuse_network_filesystem(data_dir)
+    lock = DataDirLock(data_dir, shared=True)
     lock.acquire()
     try:
-        database = SqliteDatabase(data_dir / FILE_NAME)
-        await database.open()
+        database = SqliteDatabase(data_dir / FILE_NAME, busy_timeout_s=busy_timeout_s)
         try:
-            await migration.bring_over_previous_store(database, data_dir)
+            async with starting_alone(data_dir):
+                await database.open()
+                await migration.bring_over_previous_store(database, data_dir)
             logger.info("embedded SQLite store in %s", database.path)
             yield SqliteStorage(database)
         finally:

@@ -8,12 +8,17 @@ The transaction's statements run on the event loop, and only its commit, which w
 disk, on a thread of its own. A writer thread running every statement would hand the GIL back
 and forth with the busy event loop at each one (sqlite3 releases it around every step), and
 its writes then spent most of their time waiting for the GIL rather than for SQLite.
+
+Other processes may write the same file: `BEGIN IMMEDIATE` then finds it locked. The writer
+waits for it on the event loop, trying again every few milliseconds, never blocking the loop,
+and answers DatabaseUnavailable once the file has stayed locked for `busy_timeout_s`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 from collections import deque
 from collections.abc import Callable
@@ -24,6 +29,12 @@ from typing import Any
 from domain.errors import DatabaseUnavailable
 
 MAX_GROUP = 64
+BUSY_TIMEOUT_S = 5.0
+_FIRST_RETRY_S = 0.0005
+_LAST_RETRY_S = 0.004
+_SQLITE_BUSY = 5
+
+logger = logging.getLogger("outdial.storage")
 
 Work = Callable[[sqlite3.Connection], Any]
 
@@ -35,8 +46,21 @@ class _Job:
 
 
 class GroupWriter:
-    def __init__(self, open_connection: Callable[[], sqlite3.Connection]) -> None:
+    """`before_commit` runs in each transaction after its writes (upkeep: its failure is
+    logged and undone alone); `after_commit` after each commit, before the writes are answered."""
+
+    def __init__(
+        self,
+        open_connection: Callable[[], sqlite3.Connection],
+        *,
+        before_commit: Work = lambda connection: None,
+        after_commit: Callable[[], None] = lambda: None,
+        busy_timeout_s: float = BUSY_TIMEOUT_S,
+    ) -> None:
         self._open = open_connection
+        self._before_commit = before_commit
+        self._after_commit = after_commit
+        self._busy_timeout_s = busy_timeout_s
         self._connection: sqlite3.Connection | sqlite3.Error | None = None
         self._waiting: deque[_Job] = deque()
         self._draining: asyncio.Task[None] | None = None
@@ -87,14 +111,17 @@ class GroupWriter:
         connection: sqlite3.Connection | None = None
         try:
             connection = self._connected()
-            connection.execute("BEGIN IMMEDIATE")
+            await self._begin(connection)
             outcomes = [_in_savepoint(connection, job.work) for job in group]
+            self._upkeep(connection)
             await asyncio.get_running_loop().run_in_executor(self._disk, _commit, connection)
-        except sqlite3.Error as error:
+        except (sqlite3.Error, DatabaseUnavailable) as error:
             if connection is not None and connection.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     connection.execute("ROLLBACK")
-            outcomes = [(False, error)] * len(group)
+            outcomes = [(False, _unavailable_if_busy(error))] * len(group)
+        else:
+            self._committed()
         for job, (succeeded, value) in zip(group, outcomes, strict=True):
             if job.future.done():  # its caller stopped waiting; the write stands
                 continue
@@ -102,6 +129,46 @@ class GroupWriter:
                 job.future.set_result(value)
             else:
                 job.future.set_exception(value)
+
+    async def _begin(self, connection: sqlite3.Connection) -> None:
+        """Take the file's write lock, waiting while another process holds it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._busy_timeout_s
+        pause = _FIRST_RETRY_S
+        while True:
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if not _busy(error) or loop.time() >= deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _LAST_RETRY_S)
+
+    def _upkeep(self, connection: sqlite3.Connection) -> None:
+        succeeded, error = _in_savepoint(connection, self._before_commit)
+        if not succeeded:
+            logger.warning("upkeep inside a write failed (%r); the writes go on", error)
+
+    def _committed(self) -> None:
+        try:
+            self._after_commit()
+        except Exception:  # the writes are stored: they are answered whatever happens here
+            logger.exception("after a commit")
+
+
+def _busy(error: sqlite3.Error) -> bool:
+    return getattr(error, "sqlite_errorcode", 0) & 0xFF == _SQLITE_BUSY
+
+
+def _unavailable_if_busy(error: Exception) -> Exception:
+    if isinstance(error, sqlite3.Error) and _busy(error):
+        unavailable = DatabaseUnavailable(
+            "the embedded database stayed locked by another process; try again"
+        )
+        unavailable.__cause__ = error
+        return unavailable
+    return error
 
 
 def _in_savepoint(connection: sqlite3.Connection, work: Work) -> tuple[bool, Any]:

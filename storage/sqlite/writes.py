@@ -6,7 +6,8 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from storage.sqlite import queries, rows
+from domain.models import Target
+from storage.sqlite import changelog, queries, rows
 from storage.sqlite.rows import Read, destination_keys_of, row_of
 
 
@@ -19,6 +20,10 @@ def insert(
     connection.executemany(statement, [row_of(doc, target) for doc, target in read])
     connection.executemany(
         queries.INSERT_KEY, [key for _, target in read for key in destination_keys_of(target)]
+    )
+    changelog.note_created(
+        connection,
+        (t.outdial_id for _, t in read if isinstance(t, Target) and not t.deleted),
     )
 
 

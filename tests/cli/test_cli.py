@@ -186,9 +186,10 @@ def test_importing_the_same_file_again_writes_nothing_twice(
     assert set(after) == {tid(1), tid(2), tid(3)}
 
 
-def test_import_is_refused_while_a_server_holds_the_data_dir(
+def test_import_is_refused_while_a_program_holds_the_data_dir_alone(
     tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Version 1's embedded store held it alone: the two never run together."""
     path = write_lines(tmp_path / "a.jsonl", [document(1)])
     lock = DataDirLock(data_dir)
     lock.acquire()

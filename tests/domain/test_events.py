@@ -243,3 +243,31 @@ async def test_closing_from_another_task_stops_the_reader() -> None:
 async def test_queue_size_must_hold_an_event() -> None:
     with pytest.raises(ValueError):
         Broker(queue_size=0)
+
+
+async def test_lost_changes_end_every_subscriber_and_counts_are_read_again() -> None:
+    broker = Broker()
+    by_target, by_outdial, everyone = (
+        broker.subscribe(target_id="t1"),
+        broker.subscribe(outdial_id="o1"),
+        broker.subscribe(),
+    )
+    recounts = 0
+
+    async def recount(outdial_id: str) -> dict[Status, int]:
+        nonlocal recounts
+        recounts += 1
+        return {status: recounts for status in Status}
+
+    counts = broker.counts.stream("o1", recount)
+    assert (await anext(counts))[Status.IDLE] == 1
+    broker.lost_changes()
+    for subscription in (by_target, by_outdial, everyone):
+        with pytest.raises(SubscriberTooSlow, match="server fell behind"):
+            await asyncio.wait_for(anext(subscription), TIMEOUT)
+    assert len(broker) == 0
+    assert (await asyncio.wait_for(anext(counts), TIMEOUT))[Status.IDLE] == 2
+    await counts.aclose()
+    later = broker.subscribe()
+    broker.publish(change())
+    assert later.pending == 1, "the broker goes on for new subscribers"

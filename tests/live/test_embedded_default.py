@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +9,7 @@ import httpx
 import pytest
 
 from tests.support import operations as ops
-from tests.support.live_server import REPO_ROOT, live_service, wire_server
+from tests.support.live_server import live_service, wire_server
 
 OUTDIAL = "2f9a6a5e-8d44-4c1b-9e0f-6a3c1e5b7d21"
 
@@ -52,24 +50,6 @@ def test_data_survives_a_restart_and_reads_back_unchanged(tmp_path: Path) -> Non
     assert len(again["tmCreate"]) == len("2022-04-30 17:52:16.484341")
 
 
-def test_a_second_service_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
-    env = {"DATA_DIR": str(tmp_path)}
-    with live_service(env) as first:
-        second = subprocess.run(
-            [sys.executable, "-m", "cli", "serve"],
-            cwd=REPO_ROOT,
-            env={**first_env(), **env, "PORT": "0"},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert second.returncode == 1
-        assert second.stderr.startswith("outdial-graphql: error: data directory")
-        assert f"{tmp_path} is already in use" in second.stderr
-        assert "Traceback" not in second.stderr
-        assert httpx.get(f"{first.url}/readyz").status_code == 200
-
-
 @pytest.mark.wire
 def test_mongodb_url_set_means_nothing_embedded_starts(tmp_path: Path) -> None:
     data_dir = tmp_path / "unused"
@@ -77,12 +57,6 @@ def test_mongodb_url_set_means_nothing_embedded_starts(tmp_path: Path) -> None:
         created = execute(s.url, ops.CREATE, input=ops.new_input(OUTDIAL))["createOutdialtarget"]
         assert execute(s.url, ops.GET, id=created["id"])["outdialtarget"]["id"] == created["id"]
     assert not data_dir.exists()
-
-
-def first_env() -> dict[str, str]:
-    import os
-
-    return dict(os.environ) | {"PYTHONPATH": str(REPO_ROOT), "HOST": "127.0.0.1"}
 
 
 @pytest.mark.wire
