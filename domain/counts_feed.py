@@ -44,8 +44,9 @@ class CountsFeed:
         listener = _Listener(self._interval)
         watch.listeners.add(listener)
         try:
-            yield await recount(outdial_id)
-            listener.sent()
+            first = await recount(outdial_id)
+            yield first
+            listener.sent(first)
             while (counts := await listener.next()) is not None:
                 yield counts
         finally:
@@ -69,6 +70,7 @@ class _Listener:
         self._ready = asyncio.Event()
         self._ended = False
         self._last_sent = 0.0
+        self._last_counts: Counts | None = None
 
     def offer(self, counts: Counts) -> None:
         self._latest = counts
@@ -78,11 +80,13 @@ class _Listener:
         self._ended = True
         self._ready.set()
 
-    def sent(self) -> None:
+    def sent(self, counts: Counts) -> None:
         self._last_sent = asyncio.get_running_loop().time()
+        self._last_counts = counts
 
     async def next(self) -> Counts | None:
-        """The newest counts, no sooner than an interval after the last ones; None once ended."""
+        """The newest counts when they differ from the last ones sent, no sooner than an
+        interval after those; None once ended."""
         while True:
             await self._ready.wait()
             rest = self._last_sent + self._interval - asyncio.get_running_loop().time()
@@ -92,8 +96,10 @@ class _Listener:
             counts, self._latest = self._latest, None
             if self._ended:
                 return None
-            if counts is not None:
-                self.sent()
+            # A recount may already have seen a change whose notice comes later: the same
+            # counts again tell the subscriber nothing.
+            if counts is not None and counts != self._last_counts:
+                self.sent(counts)
                 return counts
 
 
