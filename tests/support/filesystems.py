@@ -92,9 +92,9 @@ def small_disk(tmp_path: Path, *, size: int) -> Iterator[Path]:
         _unmount(directory)
 
 
-def fill(path: Path) -> None:
-    """Write `path` until its disk has no room left."""
-    _fill(path, leave=0)
+def fill(path: Path, *, leave: int = 0) -> None:
+    """Write `path` until its disk has only `leave` bytes of room left."""
+    _fill(path, leave=leave)
 
 
 def write_store(data_dir: Path, *, count: int) -> Path:
