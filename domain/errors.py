@@ -104,6 +104,26 @@ class Forbidden(OutdialError):
 
 
 class DatabaseUnavailable(OutdialError):
-    """The database did not answer in time; safe to retry."""
+    """The database did not answer in time, or its disk refused a write; safe to retry.
+
+    `reason` says which: TIMEOUT (a write may or may not have been applied), CLOSED (the
+    service is stopping), or the disk's refusal: DISK_FULL, READ_ONLY, DISK_ERROR, DAMAGED.
+    """
 
     code = "SERVICE_UNAVAILABLE"
+    REASONS: ClassVar[tuple[str, ...]] = (
+        "TIMEOUT",
+        "CLOSED",
+        "DISK_FULL",
+        "READ_ONLY",
+        "DISK_ERROR",
+        "DAMAGED",
+    )
+
+    def __init__(self, message: str, *, reason: str = "TIMEOUT") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    @property
+    def extensions(self) -> dict[str, object]:
+        return {"code": self.code, "reason": self.reason}

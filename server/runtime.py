@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from domain import clock
+from domain.errors import DatabaseUnavailable
 from domain.events import Broker
 from domain.models import StatusChange
 from domain.paging import CursorCodec
@@ -67,6 +68,10 @@ async def sweep_lapsed_leases(service: TargetService, interval_s: float) -> None
     while True:
         try:
             await service.lapse_expired()
+        except DatabaseUnavailable as error:  # the answers to writes and /readyz tell the rest
+            logger.warning(
+                "lease sweep failed (%s); trying again in %.1fs", error.reason, interval_s
+            )
         except Exception:
             logger.exception("lease sweep failed; trying again in %.1fs", interval_s)
         await asyncio.sleep(interval_s)

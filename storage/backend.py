@@ -7,6 +7,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Protocol
 
+from domain.errors import DatabaseUnavailable
 from domain.events import Broker
 from domain.ports import TargetStore
 from storage.documents import UnreadableLog
@@ -31,6 +32,12 @@ class Storage(Protocol):
         ...
 
     async def ping(self) -> bool: ...
+
+    @property
+    def write_refusal(self) -> DatabaseUnavailable | None:
+        """Why the disk refused the last write, until a write succeeds again (the embedded
+        store's; MongoDB's own servers say when they cannot write)."""
+        ...
 
 
 class StorageSettings(Protocol):

@@ -13,7 +13,12 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
+    """503 while the database does not answer, or while its disk refuses writes (until a
+    write succeeds again: a client's, or the embedded store's probe)."""
     runtime: Runtime = request.app.state.runtime
-    if await runtime.storage.ping():
-        return JSONResponse({"status": "ready"})
-    return JSONResponse({"status": "database unavailable"}, status_code=503)
+    if not await runtime.storage.ping():
+        return JSONResponse({"status": "database unavailable"}, status_code=503)
+    if (refusal := runtime.storage.write_refusal) is not None:
+        body = {"status": "writes refused", "reason": refusal.reason, "message": refusal.message}
+        return JSONResponse(body, status_code=503)
+    return JSONResponse({"status": "ready"})

@@ -80,7 +80,9 @@ class Metrics:
         )
         self.database_errors = Counter(
             "outdial_database_errors",
-            "Operations that failed because the database did not answer in time",
+            "Operations that failed with SERVICE_UNAVAILABLE, by reason: the database did not "
+            "answer in time (TIMEOUT), or its disk refused a write (DISK_FULL, READ_ONLY, ...)",
+            ["reason"],
             registry=self.registry,
         )
         self.unreadable = Counter(
@@ -106,6 +108,8 @@ class Metrics:
         }
         for outcome in ("claimed", "empty"):
             self.claims.labels(outcome)
+        for reason in DatabaseUnavailable.REASONS:
+            self.database_errors.labels(reason)
         for before, after in _LEGAL_TRANSITIONS:
             self.transitions.labels(before.name, after.name)
         self.subscriptions.set_function(lambda: 0)
@@ -141,8 +145,12 @@ class Metrics:
             if timed is None:
                 timed = self._timed[operation, kind] = self.duration.labels(operation, kind)
             timed.observe(seconds)
-        if errors and any(isinstance(e.original_error, DatabaseUnavailable) for e in errors):
-            self.database_errors.inc()
+        unavailable = next(
+            (e.original_error for e in errors if isinstance(e.original_error, DatabaseUnavailable)),
+            None,
+        )
+        if unavailable is not None:
+            self.database_errors.labels(unavailable.reason).inc()
 
     def _counter(self, operation: str, kind: str, outcome: str) -> Counter:
         key = (operation, kind, outcome)

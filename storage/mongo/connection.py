@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from domain.errors import DatabaseUnavailable
 from domain.events import Broker
 from storage.documents import UnreadableLog
 from storage.errors import CannotOpenStorage
@@ -90,6 +91,10 @@ class MongoStorage:
             logger.info(
                 "change stream pre-images unavailable (%s); deriving previous status", error
             )
+
+    @property
+    def write_refusal(self) -> DatabaseUnavailable | None:
+        return None
 
     async def ping(self) -> bool:
         try:

@@ -21,15 +21,18 @@ from pathlib import Path
 
 from domain.errors import DatabaseUnavailable
 from storage.errors import CannotOpenStorage, disk_full, not_writable
-from storage.sqlite import changelog, schema, writes
+from storage.sqlite import changelog, refusals, schema, writes
 from storage.sqlite.writer import BUSY_TIMEOUT_S, GroupWriter
 
 FILE_NAME = "targets.sqlite3"
 _DETAIL_LENGTH = 200
 # A write that meets these reports them as the store being unavailable, with what to do.
-_CANNOT_WRITE = frozenset(
-    {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CORRUPT}
-)
+_CANNOT_WRITE = {
+    sqlite3.SQLITE_FULL: "DISK_FULL",
+    sqlite3.SQLITE_IOERR: "DISK_ERROR",
+    sqlite3.SQLITE_READONLY: "READ_ONLY",
+    sqlite3.SQLITE_CORRUPT: "DAMAGED",
+}
 
 _PRAGMAS = (
     "PRAGMA busy_timeout = 5000",
@@ -68,6 +71,7 @@ class SqliteDatabase:
         self._read_connection: sqlite3.Connection | None = None
         self._commit_listeners: list[Callable[[], None]] = []
         self._next_prune = 0.0
+        self.refusals = refusals.WriteRefusals(path.parent, lambda: self.write(refusals.probe))
 
     def listen_to_commits(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call `listener` after each commit of this process, before its writes are answered;
@@ -97,6 +101,7 @@ class SqliteDatabase:
         self._writer = writer
 
     async def close(self) -> None:
+        await self.refusals.stop()
         writer, self._writer = self._writer, None
         read, self._read_connection = self._read_connection, None
         if read is not None:
@@ -108,20 +113,23 @@ class SqliteDatabase:
     def reader(self) -> sqlite3.Connection:
         """For reads on the event loop: each statement sees the last committed writes."""
         if self._read_connection is None:
-            raise DatabaseUnavailable("the embedded database is closed")
+            raise DatabaseUnavailable("the embedded database is closed", reason="CLOSED")
         return self._read_connection
 
     async def write[T](self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work` on the writer, atomically: all of it is stored, or none; answered
         once its commit has reached the disk."""
         if self._writer is None:
-            raise DatabaseUnavailable("the embedded database is closed")
+            raise DatabaseUnavailable("the embedded database is closed", reason="CLOSED")
         try:
             result: T = await self._writer.write(work)
         except sqlite3.Error as error:
-            if _primary_code(error) not in _CANNOT_WRITE:
+            reason = _CANNOT_WRITE.get(_primary_code(error))
+            if reason is None:
                 raise
-            raise DatabaseUnavailable(str(unusable(self.path, error))) from error
+            refusal = DatabaseUnavailable(str(unusable(self.path, error)), reason=reason)
+            self.refusals.refused(refusal)
+            raise refusal from error
         return result
 
     def _prune_when_due(self, connection: sqlite3.Connection) -> None:

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from domain.errors import DatabaseUnavailable
 from domain.events import Broker
 from storage.datadir import DataDirLock, refuse_network_filesystem, starting_alone
 from storage.documents import UnreadableLog
@@ -50,6 +51,10 @@ class SqliteStorage:
 
     async def report_unreadable(self) -> None:
         self.repository.report_unreadable()
+
+    @property
+    def write_refusal(self) -> DatabaseUnavailable | None:
+        return self.database.refusals.current
 
     async def ping(self) -> bool:
         try:

@@ -70,7 +70,7 @@ class GroupWriter:
     async def write(self, work: Work) -> Any:
         """`work` in a transaction (shared with other waiting writes, in its own savepoint)."""
         if self._stopped:
-            raise DatabaseUnavailable("the embedded database is closed")
+            raise DatabaseUnavailable("the embedded database is closed", reason="CLOSED")
         job = _Job(work, asyncio.get_running_loop().create_future())
         self._waiting.append(job)
         if self._draining is None:

@@ -65,7 +65,10 @@ def test_outage_fails_fast_reports_not_ready_and_recovers(tmp_path: Path) -> Non
             ]:
                 body, took = post(url, query, **variables)
                 assert took < BOUND_S
-                assert body["errors"][0]["extensions"] == {"code": "SERVICE_UNAVAILABLE"}
+                assert body["errors"][0]["extensions"] == {
+                    "code": "SERVICE_UNAVAILABLE",
+                    "reason": "TIMEOUT",
+                }
                 assert "database" in body["errors"][0]["message"]
             wait_for_ready(url, 503)
 

@@ -80,6 +80,23 @@ def full_disk(
         _unmount(directory)
 
 
+@contextmanager
+def small_disk(tmp_path: Path, *, size: int) -> Iterator[Path]:
+    """A directory on a tmpfs of `size` bytes, for a service to fill while it runs."""
+    directory = tmp_path / "small"
+    directory.mkdir()
+    assert _mount_tmpfs(directory, f"size={size}"), "a full disk while serving needs a tmpfs (root)"
+    try:
+        yield directory
+    finally:
+        _unmount(directory)
+
+
+def fill(path: Path, *, leave: int = 0) -> None:
+    """Write `path` until its disk has only `leave` bytes of room left."""
+    _fill(path, leave=leave)
+
+
 def write_store(data_dir: Path, *, count: int) -> Path:
     """A real embedded store of `count` targets, closed (its WAL folded into the file)."""
 
