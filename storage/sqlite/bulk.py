@@ -1,0 +1,110 @@
+"""Loading many targets into the embedded store at speed, beside a service using the same file.
+
+Rows are prepared apart from the writer (`prepare` is pure and runs in any process); the loader
+writes them through a connection of its own, in short transactions, so that a service's write
+waits at most one of them. Its durability is what an import that can be run again needs:
+`synchronous=NORMAL` in WAL mode syncs at checkpoints, not at every commit, so power loss may
+lose the last transactions but never corrupts the file, and running the import again writes
+what was lost (it leaves the targets already stored alone).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+from domain.errors import IdsTaken
+from domain.models import Target
+from storage.documents import UnreadableDocument, key_of, target_from_document, target_to_document
+from storage.sqlite import queries, writes
+from storage.sqlite.database import connect
+from storage.sqlite.rows import Row, destination_keys_of, document_of, row_of
+
+# A target's id, its row of the targets table and its rows of destination_keys.
+Prepared = tuple[str, Row, list[Row]]
+
+_LOADER_PRAGMAS = (
+    "PRAGMA synchronous = NORMAL",
+    # The hot pages of every index of a file of millions of targets stay in memory.
+    "PRAGMA cache_size = -262144",
+    # Fewer, larger checkpoints: a page rewritten by many transactions is copied back once.
+    "PRAGMA wal_autocheckpoint = 10000",
+)
+_MAX_VARIABLES = 500
+
+
+class BatchSizer:
+    """Targets a transaction: `fixed`, or as many as the last transactions wrote in SECONDS."""
+
+    SECONDS = 0.1
+    FIRST, FEWEST, MOST = 500, 50, 20_000
+
+    def __init__(self, *, fixed: int | None = None) -> None:
+        self._fixed = fixed
+        self.size = fixed or self.FIRST
+
+    def ran(self, count: int, seconds: float) -> None:
+        if self._fixed is not None or count < self.size:
+            return
+        fitting = count * self.SECONDS / max(seconds, 1e-6)
+        # Halfway there each time: one slow transaction (a checkpoint, a busy disk) only halves it.
+        self.size = round(min(self.MOST, max(self.FEWEST, (self.size + fitting) / 2)))
+
+
+def prepare(target: Target) -> Prepared:
+    """The rows a create of `target` writes."""
+    return target.id, row_of(target_to_document(target), target), destination_keys_of(target)
+
+
+def stored(connection: sqlite3.Connection, target_ids: Sequence[str]) -> dict[str, Target | None]:
+    """The stored targets among `target_ids` (None for a document breaking the stored shape)."""
+    found: dict[str, Target | None] = {}
+    for start in range(0, len(target_ids), _MAX_VARIABLES):
+        batch = target_ids[start : start + _MAX_VARIABLES]
+        for _, text in connection.execute(queries.docs_by_id(len(batch)), batch):
+            doc = document_of(text)
+            try:
+                found[key_of(doc)] = target_from_document(doc)
+            except UnreadableDocument:
+                found[key_of(doc)] = None
+    return found
+
+
+def open_reader(path: Path) -> sqlite3.Connection:
+    """A connection for reads only, in a process of its own."""
+    return connect(path)
+
+
+class BulkLoader:
+    """Writes prepared targets into the file at `path`, each batch in one short transaction."""
+
+    def __init__(self, path: Path) -> None:
+        self._connection = connect(path)
+        for pragma in _LOADER_PRAGMAS:
+            self._connection.execute(pragma)
+
+    def write(self, batch: Sequence[Prepared]) -> None:
+        """All of `batch` in one transaction, or IdsTaken and none of it. In id order: the
+        primary key's B-tree then takes them page by page."""
+        ordered = sorted(batch)
+        connection = self._connection
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            writes.insert_rows(
+                connection,
+                [row for _, row, _ in ordered],
+                [key for _, _, keys in ordered for key in keys],
+            )
+            connection.execute("COMMIT")
+        except sqlite3.IntegrityError:
+            connection.execute("ROLLBACK")
+            ids = [target_id for target_id, _, _ in ordered]
+            raise IdsTaken(stored(connection, ids)) from None
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        self._connection.close()
