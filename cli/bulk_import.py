@@ -229,7 +229,8 @@ def _lines_of(path: Path, chunk: Chunk) -> Iterator[tuple[int, bytes]]:
     with path.open("rb") as file:
         file.seek(chunk.start)
         text = file.read(chunk.end - chunk.start)
-    for number, line in enumerate(text.splitlines(keepends=True), start=chunk.first_number):
+    # Lines end at b"\n" alone, as when the file is read line by line (a lone b"\r" is text).
+    for number, line in enumerate(text.split(b"\n"), start=chunk.first_number):
         if number == 1:
             line = line.removeprefix(codecs.BOM_UTF8)
         if line.strip():

@@ -6,11 +6,16 @@ waits at most one of them. Its durability is what an import that can be run agai
 `synchronous=NORMAL` in WAL mode syncs at checkpoints, not at every commit, so power loss may
 lose the last transactions but never corrupts the file, and running the import again writes
 what was lost (it leaves the targets already stored alone).
+
+Its connection runs no triggers: count_insert, run once per row, cost more than every index
+together (60 against 24 microseconds a row, measured); the loader adds each batch's counts per
+outdial and status instead, in the same transaction.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +25,7 @@ from storage.documents import UnreadableDocument, key_of, target_from_document, 
 from storage.sqlite import queries, writes
 from storage.sqlite.database import connect
 from storage.sqlite.rows import Row, destination_keys_of, document_of, row_of
+from storage.sqlite.schema import COLUMNS
 
 # A target's id, its row of the targets table and its rows of destination_keys.
 Prepared = tuple[str, Row, list[Row]]
@@ -28,10 +34,11 @@ _LOADER_PRAGMAS = (
     "PRAGMA synchronous = NORMAL",
     # The hot pages of every index of a file of millions of targets stay in memory.
     "PRAGMA cache_size = -262144",
-    # Fewer, larger checkpoints: a page rewritten by many transactions is copied back once.
-    "PRAGMA wal_autocheckpoint = 10000",
 )
 _MAX_VARIABLES = 500
+# The insert triggers whose work the loader does itself (a test checks that there are no others).
+DONE_HERE = ("count_insert",)
+_LIVE, _OUTDIAL, _STATUS = (COLUMNS.index(name) for name in ("live", "outdial_id", "status"))
 
 
 class BatchSizer:
@@ -83,6 +90,7 @@ class BulkLoader:
         self._connection = connect(path)
         for pragma in _LOADER_PRAGMAS:
             self._connection.execute(pragma)
+        self._connection.setconfig(sqlite3.SQLITE_DBCONFIG_ENABLE_TRIGGER, False)
 
     def write(self, batch: Sequence[Prepared]) -> None:
         """All of `batch` in one transaction, or IdsTaken and none of it. In id order: the
@@ -91,11 +99,9 @@ class BulkLoader:
         connection = self._connection
         connection.execute("BEGIN IMMEDIATE")
         try:
-            writes.insert_rows(
-                connection,
-                [row for _, row, _ in ordered],
-                [key for _, _, keys in ordered for key in keys],
-            )
+            rows = [row for _, row, _ in ordered]
+            writes.insert_rows(connection, rows, [key for _, _, keys in ordered for key in keys])
+            connection.executemany(queries.COUNT_UP_BY, _counts(rows))
             connection.execute("COMMIT")
         except sqlite3.IntegrityError:
             connection.execute("ROLLBACK")
@@ -108,3 +114,9 @@ class BulkLoader:
 
     def close(self) -> None:
         self._connection.close()
+
+
+def _counts(rows: Sequence[Row]) -> list[tuple[str, str, int]]:
+    """How many live targets of each outdial and status `rows` add."""
+    live = Counter((row[_OUTDIAL], row[_STATUS]) for row in rows if row[_LIVE])
+    return [(outdial_id, status, n) for (outdial_id, status), n in live.items()]
