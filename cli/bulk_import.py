@@ -114,14 +114,17 @@ async def import_into_sqlite(
     batch_size: int | None = None,
     progress: TextIO,
     workers: int | None = None,
+    chunk_lines: int = CHUNK_LINES,
 ) -> ImportResult:
     """Check every line, then write the good ones unless a bad one forbids it. `batch_size`
-    targets a transaction, or as many as take about BatchSizer.SECONDS."""
+    targets a transaction, or as many as take about BatchSizer.SECONDS; `workers` processes
+    check the lines (by default one per core for a large file, none for a small one)."""
     with tempfile.TemporaryDirectory(prefix=".import-", dir=database.parent) as spool_dir:
         spool = Path(spool_dir)
         now = clock.format_time(clock.utc_now())
         count = _worker_count(path) if workers is None else workers
-        result, chunks = _check(path, database, spool, now, count, progress)
+        chunks = _chunks(path, chunk_lines)
+        result, spooled = _check(chunks, path, database, spool, now, count, progress)
         if not result.lines:
             raise UnusableFile("is empty: no lines to import")
         if result.bad and not skip_bad:
@@ -130,22 +133,29 @@ async def import_into_sqlite(
         if result.already:
             stored = len(result.already)
             progress.write(f"{stored:,} target(s) stored already, as given: left alone\n")
-        rows = _spooled(spool, chunks, result.bad.keys() | result.already)
+        rows = _spooled(spool, spooled, result.bad.keys() | result.already)
         good = result.lines - len(result.bad) - len(result.already)
         await _write(rows, database, result, good, BatchSizer(fixed=batch_size), progress)
     return result
 
 
 def _check(
-    path: Path, database: Path, spool: Path, now: str, workers: int, progress: TextIO
+    chunks: Iterator[Chunk],
+    path: Path,
+    database: Path,
+    spool: Path,
+    now: str,
+    workers: int,
+    progress: TextIO,
 ) -> tuple[ImportResult, int]:
+    """What every line is (bad, stored already, or to write), and how many chunks were spooled."""
     result = ImportResult()
     first_seen: dict[str, int] = {}
-    chunks = 0
+    spooled = 0
     shown = 0
     with _checking(path, database, spool, now, workers) as check:
-        for checked in check(_chunks(path)):
-            chunks += 1
+        for checked in check(chunks):
+            spooled += 1
             result.lines += checked.lines
             rejected = dict(checked.bad)
             for number, target_id in checked.ids:
@@ -160,7 +170,7 @@ def _check(
             while result.lines - shown >= CHECK_PROGRESS_EVERY:
                 shown += CHECK_PROGRESS_EVERY
                 progress.write(f"checked {shown:,} lines\n")
-    return result, chunks
+    return result, spooled
 
 
 class _checking:
@@ -209,14 +219,14 @@ def _worker_count(path: Path) -> int:
     return max(1, min(_MAX_WORKERS, os.process_cpu_count() or 1))
 
 
-def _chunks(path: Path) -> Iterator[Chunk]:
-    """The file cut into chunks of CHUNK_LINES lines, found by one quick pass."""
+def _chunks(path: Path, size: int) -> Iterator[Chunk]:
+    """The file cut into chunks of `size` lines, found by one quick pass."""
     index = start = offset = 0
     first = number = 1
     with path.open("rb") as lines:
         for number, text in enumerate(lines, start=1):
             offset += len(text)
-            if number - first + 1 == CHUNK_LINES:
+            if number - first + 1 == size:
                 yield Chunk(index, start, offset, first)
                 index, start, first = index + 1, offset, number + 1
     if offset > start:
