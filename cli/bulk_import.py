@@ -38,6 +38,9 @@ from storage.sqlite.bulk import BatchSizer, BulkLoader, Prepared
 CHUNK_LINES = 5_000
 PARALLEL_FROM_BYTES = 8 * 1024 * 1024
 _MAX_WORKERS = 8
+# Between two transactions the file's write lock is left free this long, so that a service
+# waiting for it (it tries again every few milliseconds) takes it before the next one.
+PAUSE_S = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +289,7 @@ async def _write(
                 progress.write(f"imported {result.written:,} of {good:,} targets ({percent}%)\n")
                 shown = percent
             batch = following
+            await asyncio.sleep(PAUSE_S)
     finally:
         loader.close()
 
