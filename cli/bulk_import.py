@@ -2,7 +2,8 @@
 
 The same checks as cli.importer, all of them before anything is written, but the lines are read
 on every core: worker processes read chunks of the file, check each line, look its id up in the
-database and spool the rows each good line will be written as. Then the loader
+database and spool the rows each good line will be written as (in the temporary directory, as
+standard input is). Then the loader
 (storage.sqlite.bulk) writes the rows of the lines that passed, in short transactions.
 """
 
@@ -122,7 +123,7 @@ async def import_into_sqlite(
     """Check every line, then write the good ones unless a bad one forbids it. `batch_size`
     targets a transaction, or as many as take about BatchSizer.SECONDS; `workers` processes
     check the lines (by default one per core for a large file, none for a small one)."""
-    with tempfile.TemporaryDirectory(prefix=".import-", dir=database.parent) as spool_dir:
+    with tempfile.TemporaryDirectory(prefix="outdial-import-") as spool_dir:
         spool = Path(spool_dir)
         now = clock.format_time(clock.utc_now())
         count = _worker_count(path) if workers is None else workers

@@ -23,7 +23,7 @@ from domain.errors import IdsTaken
 from domain.models import Target
 from storage.documents import UnreadableDocument, key_of, target_from_document, target_to_document
 from storage.sqlite import queries, writes
-from storage.sqlite.database import connect
+from storage.sqlite.database import connect, refused_write
 from storage.sqlite.rows import Row, destination_keys_of, document_of, row_of
 from storage.sqlite.schema import COLUMNS
 
@@ -87,6 +87,7 @@ class BulkLoader:
     """Writes prepared targets into the file at `path`, each batch in one short transaction."""
 
     def __init__(self, path: Path) -> None:
+        self._path = path
         self._connection = connect(path)
         for pragma in _LOADER_PRAGMAS:
             self._connection.execute(pragma)
@@ -107,10 +108,13 @@ class BulkLoader:
             connection.execute("ROLLBACK")
             ids = [target_id for target_id, _, _ in ordered]
             raise IdsTaken(stored(connection, ids)) from None
-        except BaseException:
+        except sqlite3.Error as error:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
-            raise
+            refusal = refused_write(self._path, error)
+            if refusal is None:
+                raise
+            raise refusal from error
 
     def close(self) -> None:
         self._connection.close()
