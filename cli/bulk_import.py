@@ -3,8 +3,8 @@
 The same checks as cli.importer, all of them before anything is written, but the lines are read
 on every core: worker processes read chunks of the file, check each line, look its id up in the
 database and spool the rows each good line will be written as (in the temporary directory, as
-standard input is). Then the loader
-(storage.sqlite.bulk) writes the rows of the lines that passed, in short transactions.
+standard input is). Then the loader (storage.sqlite.bulk) writes the rows of the lines that
+passed, in short transactions.
 """
 
 from __future__ import annotations
