@@ -129,3 +129,20 @@ def test_a_short_last_batch_says_nothing_of_the_rate() -> None:
     sizer = BatchSizer()
     sizer.ran(3, 10.0)
     assert sizer.size == BatchSizer.FIRST
+
+
+async def test_each_batch_tells_the_change_log_which_outdials_got_targets(tmp_path: Path) -> None:
+    """So every process's feed hears of an import as it goes: one row per batch and outdial."""
+    deleted = [n for n in range(1, 200) if target(n).deleted]
+    batches = [[target(1), target(3)], [target(2), target(4), target(6)], [target(deleted[0])]]
+
+    path = await loaded(tmp_path, batches)
+
+    connection = sqlite3.connect(path)
+    try:
+        noted = connection.execute(
+            "SELECT outdial_id, previous_status, doc FROM changes ORDER BY seq"
+        ).fetchall()
+    finally:
+        connection.close()
+    assert noted == [(OUTDIALS[1], None, None), (OUTDIALS[0], None, None)]
