@@ -157,7 +157,7 @@ def _check(
     first_seen: dict[str, int] = {}
     spooled = 0
     shown = 0
-    with _checking(path, database, spool, now, workers) as check:
+    with _Checking(path, database, spool, now, workers) as check:
         for checked in check(chunks):
             spooled += 1
             result.lines += checked.lines
@@ -177,7 +177,7 @@ def _check(
     return result, spooled
 
 
-class _checking:
+class _Checking:
     """A function checking chunks in order: in worker processes, or here for a small file."""
 
     def __init__(self, path: Path, database: Path, spool: Path, now: str, workers: int) -> None:
