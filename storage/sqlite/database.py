@@ -124,10 +124,9 @@ class SqliteDatabase:
         try:
             result: T = await self._writer.write(work)
         except sqlite3.Error as error:
-            reason = _CANNOT_WRITE.get(_primary_code(error))
-            if reason is None:
+            refusal = refused_write(self.path, error)
+            if refusal is None:
                 raise
-            refusal = DatabaseUnavailable(str(unusable(self.path, error)), reason=reason)
             self.refusals.refused(refusal)
             raise refusal from error
         return result
@@ -141,6 +140,15 @@ class SqliteDatabase:
     def _committed(self) -> None:
         for listener in list(self._commit_listeners):
             listener()
+
+
+def refused_write(path: Path, error: sqlite3.Error) -> DatabaseUnavailable | None:
+    """When `error`, met by a write, is the disk or the file refusing writes: what to answer,
+    saying what to do."""
+    reason = _CANNOT_WRITE.get(_primary_code(error))
+    if reason is None:
+        return None
+    return DatabaseUnavailable(str(unusable(path, error)), reason=reason)
 
 
 def unusable(path: Path, error: sqlite3.Error) -> CannotOpenStorage:

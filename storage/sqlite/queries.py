@@ -29,6 +29,11 @@ EVERY_OF_OUTDIAL = (
     " ORDER BY id"
 )
 UNREADABLE = "SELECT doc FROM targets INDEXED BY unreadable WHERE readable = 0"
+# The count_insert trigger's rule for many rows at once: n targets of one outdial and status.
+COUNT_UP_BY = (
+    "INSERT INTO outdial_counts (outdial_id, status, n) VALUES (?, ?, ?)"
+    " ON CONFLICT (outdial_id, status) DO UPDATE SET n = n + excluded.n"
+)
 DELETE_KEYS = "DELETE FROM destination_keys WHERE id = ?"
 ALL_DOCS = "SELECT doc FROM targets"
 ALL_IDS_AND_DOCS = "SELECT id, doc FROM targets"

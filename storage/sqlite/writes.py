@@ -6,9 +6,11 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from domain.models import Target
 from storage.sqlite import changelog, queries, rows
-from storage.sqlite.rows import Read, destination_keys_of, row_of
+from storage.sqlite.rows import Read, Row, destination_keys_of, row_of
+from storage.sqlite.schema import COLUMNS
+
+_LIVE, _OUTDIAL = COLUMNS.index("live"), COLUMNS.index("outdial_id")
 
 
 def insert(
@@ -17,14 +19,25 @@ def insert(
     statement: str = queries.INSERT,
 ) -> None:
     read = [(doc, rows.read(doc)) for doc in docs]
-    connection.executemany(statement, [row_of(doc, target) for doc, target in read])
-    connection.executemany(
-        queries.INSERT_KEY, [key for _, target in read for key in destination_keys_of(target)]
-    )
-    changelog.note_created(
+    insert_rows(
         connection,
-        (t.outdial_id for _, t in read if isinstance(t, Target) and not t.deleted),
+        [row_of(doc, target) for doc, target in read],
+        [key for _, target in read for key in destination_keys_of(target)],
+        statement,
     )
+
+
+def insert_rows(
+    connection: sqlite3.Connection,
+    targets: Sequence[Row],
+    keys: Sequence[Row],
+    statement: str = queries.INSERT,
+) -> None:
+    """Rows made by storage.sqlite.rows: the targets' rows and their destination keys; the
+    change log notes the outdials given live targets."""
+    connection.executemany(statement, targets)
+    connection.executemany(queries.INSERT_KEY, keys)
+    changelog.note_created(connection, (row[_OUTDIAL] for row in targets if row[_LIVE]))
 
 
 def rewrite(connection: sqlite3.Connection, doc: Mapping[str, Any], target_id: str) -> Read:
