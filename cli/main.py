@@ -177,6 +177,7 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
 def _import_file(settings: Settings, args: argparse.Namespace, path: Path, label: str) -> int:
     from cli.bulk_import import import_into_sqlite
     from cli.importer import BATCH_SIZE, ImportResult, UnusableFile, check_file, import_file
+    from domain.errors import IdsTaken
     from storage.sqlite.storage import SqliteStorage
 
     try:
@@ -206,6 +207,11 @@ def _import_file(settings: Settings, args: argparse.Namespace, path: Path, label
         result = _run_quietly(run())
     except UnusableFile as error:
         return _fail(f"{label}: {error}", status=2)
+    except IdsTaken as taken:
+        return _fail(
+            f"{label}: another writer stored these ids while the import ran: {_cut(str(taken))}; "
+            "run the same import again, which checks them as it checks every line"
+        )
     except _expected_failures() as error:
         return _fail(str(error))
     skipped = f", skipped {len(result.bad):,} bad line(s)" if result.bad and args.skip_bad else ""

@@ -8,8 +8,11 @@ import io
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from cli.bulk_import import import_into_sqlite
 from cli.importer import ImportResult
+from storage.sqlite import bulk
 from storage.sqlite.database import FILE_NAME
 from storage.sqlite.storage import open_sqlite
 from tests.support.documents import tid
@@ -130,3 +133,26 @@ def test_the_command_checks_a_large_file_in_worker_processes(
 
     assert run("import", str(path)) == 1
     assert stored(data_dir) == {}
+
+
+def test_an_id_another_writer_stores_between_check_and_write_is_one_line(
+    tmp_path: Path,
+    data_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The race itself cannot be timed from here: the check is made to miss the target that a
+    service stores meanwhile, and the write then meets it in the database."""
+    write_lines(tmp_path / "first.jsonl", [document(7, name="the service's")])
+    assert run("import", str(tmp_path / "first.jsonl")) == 0
+    monkeypatch.setattr(bulk, "stored", lambda connection, ids: {})
+    write_lines(tmp_path / "in.jsonl", [document(1), document(7, name="the file's")])
+    capsys.readouterr()
+    assert run("import", str(tmp_path / "in.jsonl")) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.splitlines()[-1].startswith(f"outdial-graphql: {tmp_path / 'in.jsonl'}: another")
+    assert err.splitlines()[-1].endswith(
+        "run the same import again, which checks them as it checks every line"
+    )
+    assert {doc["name"] for doc in stored(data_dir).values()} == {"the service's"}
