@@ -1,17 +1,20 @@
 """WORKERS=N: one `serve`, N worker processes answering on one listening socket.
 
-The parent binds HOST:PORT once (so PORT=0 works and its log line names the real port), then
-forks the workers; each serves on that socket exactly as a single process serves (its own
+The parent binds one socket a worker on HOST:PORT with SO_REUSEPORT (so PORT=0 works: the first
+picks the port, and the log line names it), then forks the workers; each serves on its socket
+exactly as a single process serves (its own
 store connections, broker and lease sweep: the embedded store's change feed, or MongoDB's
 change streams, bring every worker every event). The parent only supervises: SIGTERM or SIGINT
 stops every worker gracefully, a worker that dies is started again (at most `MAX_RESTARTS` in
 `RESTART_WINDOW_S`), and a worker that cannot start at first stops them all, its reason
 reported once.
 
-One inherited socket rather than one SO_REUSEPORT socket a worker: one bind (no other
-process can join the port), and while a worker is down or busy the others take the new
-connections, where with SO_REUSEPORT those the kernel hashed to a dead worker's socket wait
-for its successor.
+A socket a worker rather than one shared socket: the kernel spreads connections over the
+sockets by a hash of their addresses, so a client's keep-alive pool, opened all at once, is
+spread too; with one shared socket the worker that wakes first accepts every connection
+waiting (measured: 8 keep-alive connections opened together all went to one of 2 workers).
+The parent keeps every socket open, so the connections hashed to a worker that died wait in its
+socket's queue for its successor instead of being refused; once stopping, it closes them all.
 """
 
 from __future__ import annotations
@@ -62,14 +65,19 @@ class CannotServe(Exception):
 def supervise(settings: Settings, worker: Worker) -> int:
     """Run `settings.workers` processes of `worker` on one socket until SIGTERM or SIGINT; the
     exit status: 0 when every worker stopped cleanly."""
-    listener = listen(settings.host, settings.port)
+    listeners: list[socket.socket] = []
     try:
-        return _Supervisor(settings, worker, listener).run()
+        for _ in range(settings.workers):
+            port = listeners[0].getsockname()[1] if listeners else settings.port
+            listeners.append(listen(settings.host, port))
+        return _Supervisor(settings, worker, listeners).run()
     finally:
-        listener.close()
+        for listener in listeners:
+            listener.close()
 
 
 def listen(host: str, port: int) -> socket.socket:
+    """A socket listening on host:port that others of this user may bind too (SO_REUSEPORT)."""
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
@@ -79,6 +87,7 @@ def listen(host: str, port: int) -> socket.socket:
         raise CannotServe(f"cannot listen on {host}:{port} ({error.strerror or error})") from None
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind(address)
         sock.listen(BACKLOG)
     except OSError as error:
@@ -98,10 +107,10 @@ class _Child:
 
 
 class _Supervisor:
-    def __init__(self, settings: Settings, worker: Worker, listener: socket.socket) -> None:
+    def __init__(self, settings: Settings, worker: Worker, listeners: list[socket.socket]) -> None:
         self._settings = settings
         self._worker = worker
-        self._listener = listener
+        self._listeners = listeners  # worker n serves on listeners[n - 1]
         self._children: dict[int, _Child] = {}
         self._restarts: deque[float] = deque()
         self._serving = False
@@ -165,10 +174,14 @@ class _Supervisor:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             for fd in (self._wake_read, self._wake_write, *self._report_fds()):
                 os.close(fd)
+            listener = self._listeners[number - 1]
+            for other in self._listeners:
+                if other is not listener:
+                    other.close()
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             _stop_with_parent(parent)
             logs.configure(self._settings.log_level, self._settings.log_format, worker=number)
-            status = self._worker(self._listener, lambda: _report(reporting, _READY))
+            status = self._worker(listener, lambda: _report(reporting, _READY))
         except CannotServe as error:
             _report(reporting, f"{_FAILED} {error.status} {error}")
             status = error.status
@@ -217,7 +230,7 @@ class _Supervisor:
                 logger.info("worker %d serving again (pid %d)", child.number, child.pid)
             elif all(c.ready for c in self._children.values()):
                 self._serving = True
-                host, port = self._listener.getsockname()[:2]
+                host, port = self._listeners[0].getsockname()[:2]
                 shown = f"[{host}]" if ":" in host else host
                 pids = ", ".join(str(pid) for pid in self._children)
                 logger.info("serving on http://%s:%d, workers' pids %s", shown, port, pids)
@@ -275,6 +288,8 @@ class _Supervisor:
         return True
 
     def _stop(self) -> None:
+        for listener in self._listeners:
+            listener.close()  # new connections are refused, as a single process refuses them
         self._stop_deadline = time.monotonic() + self._settings.shutdown_timeout_s + STOP_MARGIN_S
         self._signal_all(signal.SIGTERM)
 
