@@ -21,17 +21,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import multiprocessing
+import os
 import re
 import statistics
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 import httpx
 import orjson
@@ -51,6 +54,7 @@ class Run:
     seconds: float
     client_cpu_s: float
     errors: int
+    server_cpu_s: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -154,10 +158,22 @@ def measure(
     process = context.Process(
         target=client, args=(sending, case, service.url, outdial, target, connections, seconds)
     )
+    before = service_cpu_s(service.process.pid)
     process.start()
     run: Run = receiving.recv()
     process.join()
-    return run
+    return dataclasses.replace(run, server_cpu_s=service_cpu_s(service.process.pid) - before)
+
+
+def service_cpu_s(pid: int) -> float:
+    """CPU time of the service: its process and its workers (Linux's /proc)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return sum(_cpu_s(int(each)) for each in [pid, *children])
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def fill(service: LiveService) -> tuple[str, str]:
@@ -215,12 +231,16 @@ def main() -> None:
                     runs.setdefault((case, workers), []).append(run)
                     sys.stderr.write(
                         f"{case} WORKERS={workers} round {round_ + 1}: {run.rate:,.0f}/s, client "
-                        f"{run.client_cpu_s / run.seconds:.0%} of a core, {run.errors} errors\n"
+                        f"{run.client_cpu_s / run.seconds:.0%} of a core, service "
+                        f"{run.server_cpu_s / run.seconds:.2f} cores, "
+                        f"{run.server_cpu_s / run.requests * 1000:.2f} ms CPU a request, "
+                        f"{run.errors} errors\n"
                     )
     out = sys.stdout.write
     out(f"\n{args.connections} connections, {args.rounds} rounds of {args.seconds:g} s\n\n")
-    out("| case | WORKERS=1 /s | WORKERS=2 /s | ratio | ratio per round | client CPU |\n")
-    out("| --- | ---: | ---: | ---: | --- | ---: |\n")
+    out("| case | WORKERS=1 /s | WORKERS=2 /s | ratio | ratio per round | client CPU ")
+    out("| service cores used (1, 2) | service CPU ms a request (1, 2) |\n")
+    out("| --- | ---: | ---: | ---: | --- | ---: | --- | --- |\n")
     for case in CASES:
         one, two = runs[(case, 1)], runs[(case, 2)]
         per_round = [b.rate / a.rate for a, b in zip(one, two, strict=True)]
@@ -229,8 +249,22 @@ def main() -> None:
             f"| {case} | {statistics.median(r.rate for r in one):,.0f} "
             f"| {statistics.median(r.rate for r in two):,.0f} "
             f"| {statistics.median(per_round):.2f}x "
-            f"| {', '.join(f'{r:.2f}' for r in per_round)} | {client_cpu:.0%} of a core |\n"
+            f"| {', '.join(f'{r:.2f}' for r in per_round)} | {client_cpu:.0%} of a core "
+            f"| {_median(one, cores):.2f}, {_median(two, cores):.2f} "
+            f"| {_median(one, cpu_ms):.2f}, {_median(two, cpu_ms):.2f} |\n"
         )
+
+
+def cores(run: Run) -> float:
+    return run.server_cpu_s / run.seconds
+
+
+def cpu_ms(run: Run) -> float:
+    return run.server_cpu_s / max(run.requests, 1) * 1000
+
+
+def _median(runs: list[Run], of: Callable[[Run], float]) -> float:
+    return statistics.median(of(run) for run in runs)
 
 
 if __name__ == "__main__":
