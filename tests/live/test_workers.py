@@ -28,6 +28,7 @@ from tests.support.live_server import (
     LiveService,
     free_port,
     live_service,
+    wire_server,
 )
 from tests.support.ws_client import TRANSPORT_WS, GraphQLWebSocket
 
@@ -86,10 +87,21 @@ async def test_two_workers_answer_on_one_port(service: LiveService) -> None:
 async def test_a_claim_storm_through_one_port_never_hands_a_target_out_twice(
     service: LiveService,
 ) -> None:
+    await claim_storm(service)
+
+
+@pytest.mark.wire
+async def test_on_mongodb_two_workers_share_the_claims_too(tmp_path: Path) -> None:
+    with wire_server() as uri, live_service(env(tmp_path) | {"MONGODB_URL": uri}) as service:
+        await claim_storm(service, targets=10)
+
+
+async def claim_storm(service: LiveService, *, targets: int = 50) -> None:
+    """Four claims a target at once through the one port: each target is claimed once."""
     outdial = str(uuid.uuid4())
     since = len(entries(service))
     async with httpx.AsyncClient(base_url=service.url, timeout=WAIT_S) as http:
-        inputs = [ops.new_input(outdial, name=f"t{n}") for n in range(50)]
+        inputs = [ops.new_input(outdial, name=f"t{n}") for n in range(targets)]
         created = await http.post(
             "/graphql", json={"query": ops.CREATE_MANY, "variables": {"inputs": inputs}}
         )
@@ -99,14 +111,14 @@ async def test_a_claim_storm_through_one_port_never_hands_a_target_out_twice(
     try:
         claim = {"query": ops.CLAIM, "variables": {"outdialId": outdial, "max": [1]}}
         responses = await asyncio.gather(
-            *(clients[n % 10].post("/graphql", json=claim) for n in range(200))
+            *(clients[n % 10].post("/graphql", json=claim) for n in range(4 * targets))
         )
     finally:
         await asyncio.gather(*(client.aclose() for client in clients))
     claimed = [response.json()["data"]["claimOutdialtarget"] for response in responses]
     won = [c["target"]["id"] for c in claimed if c is not None]
     assert sorted(won) == sorted(ids)
-    assert claimed.count(None) == 150
+    assert claimed.count(None) == 3 * targets
     assert answered_by(service, since) == {1, 2}
 
 
