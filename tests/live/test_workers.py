@@ -188,3 +188,46 @@ def test_a_store_that_will_not_open_ends_serve_in_one_line_whatever_the_workers(
     assert result.returncode == 1
     [line] = result.stderr.splitlines()
     assert line.startswith(f"outdial-graphql: error: {database} is not an SQLite database")
+
+
+KEEPS_DYING = """
+import logging, pathlib, sys, time
+from server.settings import Settings
+from server.serving.workers import supervise
+
+logging.basicConfig(level=logging.INFO, format="%(message)s")
+die_now = pathlib.Path(sys.argv[1])
+
+def worker(listener, ready):
+    ready()
+    while not die_now.exists():
+        time.sleep(0.01)
+    return 3
+
+sys.exit(supervise(Settings(host="127.0.0.1", port=0, workers=2), worker))
+"""
+
+
+def test_workers_that_keep_dying_are_restarted_ten_times_a_minute_then_serve_exits_1(
+    tmp_path: Path,
+) -> None:
+    die_now = tmp_path / "die now"
+    process = subprocess.Popen(
+        [sys.executable, "-c", KEEPS_DYING, str(die_now)],
+        cwd=REPO_ROOT,
+        env=dict(os.environ) | {"PYTHONPATH": str(REPO_ROOT)},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    with process:
+        assert process.stderr.readline().startswith("serving on http://127.0.0.1:")
+        die_now.touch()
+        _, rest = process.communicate(timeout=WAIT_S)
+    assert process.returncode == 1
+    lines = rest.splitlines()
+    restarted = [line for line in lines if line.endswith("exited (3); starting another")]
+    assert len(restarted) == 10
+    [gave_up] = [line for line in lines if "already, stopping" in line]
+    assert gave_up.endswith("exited (3); 10 restarts within 60 s already, stopping")
+    assert lines[-1] == "all workers stopped"
