@@ -15,13 +15,18 @@ import tempfile
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from server.serving.workers import CannotServe
 from server.settings import Settings, SettingsError, environment_help
 from storage.errors import CannotOpenStorage
 
 if TYPE_CHECKING:
+    import socket
+
+    from server.serving.workers import Ready
     from storage.backend import Storage
 
 DEMO_COUNT = 50
@@ -41,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fatal(error, status=2)
     except CannotOpenStorage as error:
         return _fatal(error, status=1)
+    except CannotServe as error:
+        return _fatal(error, status=error.status)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -132,20 +139,42 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # Thousands of websockets keep millions of objects alive; with the default thresholds
     # full collections run every few seconds and pause every subscriber for up to 2 s.
     gc.set_threshold(50_000, 50, 1000)
+    if settings.workers > 1:
+        import server.app  # noqa: F401 -- once, before the workers are forked
+        from server.serving.workers import supervise
+
+        return supervise(settings, partial(_serve_worker, settings))
     return asyncio.run(_serving(settings), loop_factory=uvloop.new_event_loop)
 
 
-async def _serving(settings: Settings) -> int:
+def _serve_worker(settings: Settings, listener: socket.socket, ready: Ready) -> int:
+    """One of WORKERS processes: what would end start-up in one line is the supervisor's to
+    report, once for all of them."""
+    import uvloop
+
+    try:
+        return asyncio.run(_serving(settings, listener, ready), loop_factory=uvloop.new_event_loop)
+    except SettingsError as error:
+        raise CannotServe(str(error), status=2) from None
+    except CannotOpenStorage as error:
+        raise CannotServe(str(error), status=1) from None
+
+
+async def _serving(
+    settings: Settings, listener: socket.socket | None = None, ready: Ready = lambda: None
+) -> int:
     """Storage opens before the app: one that will not open ends start-up in one line
-    (CannotOpenStorage, reported by main) rather than in a failed lifespan's traceback."""
+    (CannotOpenStorage, reported by main) rather than in a failed lifespan's traceback.
+    `listener`: a socket already listening (WORKERS), else uvicorn binds HOST and PORT."""
     from server.app import create_app
     from server.serving.shutdown import GracefulServer
     from server.serving.transport import uvicorn_config
 
     async with _storage(settings) as storage:
         app = create_app(settings, storage=lambda: nullcontext(storage))
-        server = GracefulServer(uvicorn_config(app, settings), app.state.websockets)
-        await server.serve()
+        config = uvicorn_config(app, settings)
+        server = GracefulServer(config, app.state.websockets, on_started=ready)
+        await server.serve(sockets=None if listener is None else [listener])
     return 0 if server.started else 1
 
 

@@ -14,6 +14,7 @@ from server.guards.auth import Credential, parse_credentials, token_entries
 from server.http.trusted import ManifestError, TrustedDocument, load_manifest
 
 NO_STORE = "no-store"
+MAX_WORKERS = 64
 
 
 class SettingsError(ValueError):
@@ -26,6 +27,8 @@ class Settings:
     mongodb_db: str = "outdial"
     host: str = "127.0.0.1"
     port: int = 8000
+    # Processes serving on the one port (server.serving.workers): about one per core.
+    workers: int = 1
     data_dir: Path = Path("data")
     db_timeout_ms: int = 5000
     cursor_secret: str = "outdial-graphql-cursor"
@@ -82,6 +85,7 @@ class Settings:
             mongodb_db=get("MONGODB_DB") or defaults.mongodb_db,
             host=get("HOST") or defaults.host,
             port=_integer(get("PORT"), "PORT", defaults.port, 0, 65535),
+            workers=_integer(get("WORKERS"), "WORKERS", defaults.workers, 1, MAX_WORKERS),
             data_dir=Path(get("DATA_DIR") or defaults.data_dir),
             db_timeout_ms=_integer(
                 get("DB_TIMEOUT_MS"), "DB_TIMEOUT_MS", defaults.db_timeout_ms, 100, 600_000
@@ -215,6 +219,7 @@ ENVIRONMENT = (
     Variable("MONGODB_DB", "database name"),
     Variable("HOST", "address to listen on"),
     Variable("PORT", "port to listen on"),
+    Variable("WORKERS", f"processes serving on that port, 1 to {MAX_WORKERS}; about one per core"),
     Variable("DATA_DIR", "where the embedded store keeps its SQLite file"),
     Variable("DB_TIMEOUT_MS", "how long a request waits for the database"),
     Variable("CURSOR_SECRET", "key signing paging cursors; the same on every replica", "built in"),

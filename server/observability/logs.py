@@ -33,13 +33,31 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
-def configure(level: str, fmt: str) -> None:
+class WorkerFilter(logging.Filter):
+    """Names the worker process (WORKERS above 1) on every record, as the field `worker`."""
+
+    def __init__(self, worker: int) -> None:
+        super().__init__()
+        self.worker = worker
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.worker = self.worker
+        return True
+
+
+def configure(level: str, fmt: str, *, worker: int | None = None) -> None:
     handler = logging.StreamHandler()
     handler.addFilter(RequestIdFilter())
+    where = ""
+    if worker is not None:
+        handler.addFilter(WorkerFilter(worker))
+        where = "worker %(worker)d "
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(
+            logging.Formatter(f"%(asctime)s %(levelname)s {where}%(name)s: %(message)s")
+        )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -6,7 +6,7 @@ import logging
 import signal
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
 import uvicorn
@@ -92,9 +92,21 @@ class TrackWebSockets:
 class GracefulServer(uvicorn.Server):
     """uvicorn's server, stopping in the order clients expect, and exiting 0 on SIGTERM."""
 
-    def __init__(self, config: uvicorn.Config, websockets: OpenWebSockets) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        websockets: OpenWebSockets,
+        *,
+        on_started: Callable[[], None] = lambda: None,
+    ) -> None:
         super().__init__(config)
         self._websockets = websockets
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self._on_started()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for server in self.servers:
