@@ -26,6 +26,7 @@ from cli.importer import (
     CHECK_PROGRESS_EVERY,
     BadLine,
     ImportResult,
+    Progress,
     UnusableFile,
     target_from_line,
 )
@@ -268,27 +269,16 @@ async def _write(
 ) -> None:
     """Each batch written on a thread while the next one is read from the spool."""
     loader = BulkLoader(database)
-    shown = -1
+    reporting = Progress(progress, result, good)
     try:
         batch = list(islice(rows, sizer.size))
         while batch:
             writing = asyncio.create_task(asyncio.to_thread(_timed, loader.write, batch))
             following = list(islice(rows, sizer.size))
-            try:
+            with reporting.batch(batch[0][0]):
                 seconds = await writing
-            except Exception as error:  # reported with where to resume, then raised as it was
-                progress.write(
-                    f"writing the batch from line {batch[0][0]} failed ({error}); "
-                    f"{result.written:,} target(s) were imported before it; run again with "
-                    "--skip-bad to import the rest\n"
-                )
-                raise
             sizer.ran(len(batch), seconds)
-            result.written += len(batch)
-            percent = result.written * 100 // good
-            if percent != shown:
-                progress.write(f"imported {result.written:,} of {good:,} targets ({percent}%)\n")
-                shown = percent
+            reporting.written(len(batch))
             batch = following
             await asyncio.sleep(PAUSE_S)
     finally:

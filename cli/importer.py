@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Container, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -118,23 +119,44 @@ async def import_file(
     if result.already:
         progress.write(f"{len(result.already):,} target(s) stored already, as given: left alone\n")
     batches = _batches(_numbered_lines(path), result.bad.keys() | result.already, batch_size)
-    shown = -1
+    writing = Progress(progress, result, good)
     for first_line, batch in batches:
-        try:
+        with writing.batch(first_line):
             await repository.create(targets=batch)
+        writing.written(len(batch))
+    return result
+
+
+class Progress:
+    """What an import says while it writes: `imported N of M targets (P%)` once a percent, and,
+    when a batch fails, where a run again resumes."""
+
+    def __init__(self, out: TextIO, result: ImportResult, good: int) -> None:
+        self._out = out
+        self._result = result
+        self._good = good
+        self._shown = -1
+
+    @contextmanager
+    def batch(self, first_line: int) -> Iterator[None]:
+        try:
+            yield
         except Exception as error:  # reported with where to resume, then raised as it was
-            progress.write(
+            self._out.write(
                 f"writing the batch from line {first_line} failed ({error}); "
-                f"{result.written:,} target(s) were imported before it; run again with "
+                f"{self._result.written:,} target(s) were imported before it; run again with "
                 "--skip-bad to import the rest\n"
             )
             raise
-        result.written += len(batch)
-        percent = result.written * 100 // good
-        if percent != shown:
-            progress.write(f"imported {result.written:,} of {good:,} targets ({percent}%)\n")
-            shown = percent
-    return result
+
+    def written(self, count: int) -> None:
+        self._result.written += count
+        percent = self._result.written * 100 // self._good
+        if percent != self._shown:
+            self._out.write(
+                f"imported {self._result.written:,} of {self._good:,} targets ({percent}%)\n"
+            )
+            self._shown = percent
 
 
 async def _check_file(path: Path, repository: TargetStore, progress: TextIO) -> ImportResult:
