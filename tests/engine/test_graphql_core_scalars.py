@@ -29,6 +29,9 @@ class StringableObjValue:
     def __str__(self) -> str:
         return "something useful"
 
+    def __repr__(self) -> str:  # a test id the same in every process (pytest-xdist)
+        return "StringableObjValue()"
+
 
 class ObjValue:
     def __init__(self, value: int) -> None:
@@ -36,6 +39,9 @@ class ObjValue:
 
     def __str__(self) -> str:
         return str(self._id)
+
+    def __repr__(self) -> str:  # a test id the same in every process (pytest-xdist)
+        return f"ObjValue({self._id})"
 
 
 INT_ERROR = "Int cannot represent non-integer value: "
