@@ -87,7 +87,14 @@ async def test_dialers_that_die_or_report_late_never_share_a_target(
     services: list[LiveService],
 ) -> None:
     outcomes: list[tuple[str, str, str, str | None]] = []  # id, claimed at, lease end, reported
-    clients = [httpx.AsyncClient(base_url=s.url, timeout=30) for s in services for _ in range(5)]
+    # Connections idle past a second are not reused: uvicorn closes idle ones after 5 s, and a
+    # request sent on one as it closes reads nothing (a loaded machine stretches the waits).
+    limits = httpx.Limits(keepalive_expiry=1.0)
+    clients = [
+        httpx.AsyncClient(base_url=s.url, timeout=30, limits=limits)
+        for s in services
+        for _ in range(5)
+    ]
     try:
         await fill(GraphQLClient(clients[0]), 30, DIALED)
 
