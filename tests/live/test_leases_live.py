@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
-import random
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -15,6 +13,7 @@ import pytest
 
 from tests.support import operations as ops
 from tests.support.api import GraphQLClient
+from tests.support.dialers import CLAIM, Outcome, assert_never_held_twice, clients_of, dial
 from tests.support.live_server import LiveService, live_service, wire_server
 from tests.support.ws_client import TRANSPORT_WS, GraphQLWebSocket
 
@@ -22,11 +21,6 @@ pytestmark = pytest.mark.wire
 
 OUTDIAL = "3e0b5c7a-1f2d-4a6b-8c9d-0e1f2a3b4c5d"
 DIALED = "4f1c6d8b-2a3e-4b7c-9dae-1f2a3b4c5d6e"
-CLAIM = """mutation($outdialId: ID!, $lease: Int!) {
-  claimOutdialtarget(outdialId: $outdialId, maxTryCounts: [50], leaseMs: $lease) {
-    claimToken target { id tmUpdate leaseExpiresAt } } }"""
-REPORT = """mutation($id: ID!, $token: ID!) {
-  updateOutdialtargetStatus(id: $id, status: IDLE, claimToken: $token) { tmUpdate } }"""
 LAPSES = """subscription { outdialtargetStatusChanged(outdialId: "%s") {
   previousStatus status target { id } } }""".replace("%s", OUTDIAL)
 LIST = """query($outdialId: ID!) { outdialtargets(outdialId: $outdialId, first: 100) {
@@ -86,35 +80,13 @@ async def test_leases_lapse_within_two_seconds_once_each(services: list[LiveServ
 async def test_dialers_that_die_or_report_late_never_share_a_target(
     services: list[LiveService],
 ) -> None:
-    outcomes: list[tuple[str, str, str, str | None]] = []  # id, claimed at, lease end, reported
-    # Connections idle past a second are not reused: uvicorn closes idle ones after 5 s, and a
-    # request sent on one as it closes reads nothing (a loaded machine stretches the waits).
-    limits = httpx.Limits(keepalive_expiry=1.0)
-    clients = [
-        httpx.AsyncClient(base_url=s.url, timeout=30, limits=limits)
-        for s in services
-        for _ in range(5)
-    ]
+    outcomes: list[Outcome] = []
+    clients = clients_of(services)
     try:
         await fill(GraphQLClient(clients[0]), 30, DIALED)
 
         async def dialer(n: int) -> None:
-            gql = GraphQLClient(clients[n % len(clients)])
-            body = await gql.execute(CLAIM, outdialId=DIALED, lease=1000)
-            found = body["data"]["claimOutdialtarget"]
-            if found is None:
-                return
-            target = found["target"]
-            fate = n % 3  # 0: dies without a word, 1: reports in time, 2: reports too late
-            reported = None
-            if fate:
-                await asyncio.sleep(random.uniform(0, 0.3) if fate == 1 else 1.6)
-                answer = await gql.execute(REPORT, id=target["id"], token=found["claimToken"])
-                if "errors" in answer:
-                    assert answer["errors"][0]["extensions"]["code"] == "CLAIM_LOST"
-                else:
-                    reported = answer["data"]["updateOutdialtargetStatus"]["tmUpdate"]
-            outcomes.append((target["id"], target["tmUpdate"], target["leaseExpiresAt"], reported))
+            await dial(GraphQLClient(clients[n % len(clients)]), DIALED, n, outcomes)
 
         for wave in range(4):
             await asyncio.gather(*(dialer(wave * 25 + n) for n in range(25)))
@@ -125,11 +97,4 @@ async def test_dialers_that_die_or_report_late_never_share_a_target(
 
     assert sum(t["tryCount0"] for t in final) == len(outcomes), "one try count per claim"
     assert all(t["status"] == "IDLE" for t in final), "every abandoned claim lapsed"
-    by_target: dict[str, list[tuple[str, str, str | None]]] = {}
-    for target_id, claimed_at, lease_end, reported in outcomes:
-        by_target.setdefault(target_id, []).append((claimed_at, lease_end, reported))
-    for claims in by_target.values():
-        claims.sort()
-        for (_, lease_end, reported), (next_claimed_at, _, _) in itertools.pairwise(claims):
-            released_by = min(lease_end, reported) if reported else lease_end
-            assert next_claimed_at >= released_by, "a target was held by two live claims"
+    assert_never_held_twice(outcomes)

@@ -4,7 +4,6 @@ hold across processes, and every process publishes every change."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import random
 import signal
@@ -23,17 +22,13 @@ import pytest
 
 from tests.support import operations as ops
 from tests.support.api import GraphQLClient
+from tests.support.dialers import CLAIM, Outcome, assert_never_held_twice, clients_of, dial
 from tests.support.documents import stored_document
 from tests.support.live_server import REPO_ROOT, LiveService, live_service
 from tests.support.ws_client import TRANSPORT_WS, GraphQLWebSocket, Operation
 
 ENV = {"LEASE_SWEEP_INTERVAL_MS": "200"}
 WAIT_S = 10.0
-CLAIM = """mutation($outdialId: ID!, $lease: Int!) {
-  claimOutdialtarget(outdialId: $outdialId, maxTryCounts: [50], leaseMs: $lease) {
-    claimToken target { id tmUpdate leaseExpiresAt } } }"""
-REPORT = """mutation($id: ID!, $token: ID!) {
-  updateOutdialtargetStatus(id: $id, status: IDLE, claimToken: $token) { tmUpdate } }"""
 CHANGES = """subscription($outdialId: ID!) { outdialtargetStatusChanged(outdialId: $outdialId) {
   previousStatus status target { id tmUpdate } } }"""
 COUNTS = """subscription($outdialId: ID!) { outdialtargetCountsChanged(outdialId: $outdialId) {
@@ -149,8 +144,8 @@ async def test_claimers_on_both_processes_with_short_leases_some_dying(
     """100 claimers in two waves over 40 targets: a third die without a word, a third report
     too late."""
     outdial = str(uuid.uuid4())
-    outcomes: list[tuple[str, str, str, str | None]] = []  # id, claimed at, lease end, reported
-    clients = [httpx.AsyncClient(base_url=s.url, timeout=30) for s in services for _ in range(5)]
+    outcomes: list[Outcome] = []
+    clients = clients_of(services)
     async with (
         GraphQLWebSocket.connect(services[0].ws_url, TRANSPORT_WS) as ws_first,
         GraphQLWebSocket.connect(services[1].ws_url, TRANSPORT_WS) as ws_second,
@@ -160,22 +155,7 @@ async def test_claimers_on_both_processes_with_short_leases_some_dying(
             await create(GraphQLClient(clients[0]), outdial, 40)
 
             async def claimer(n: int) -> None:
-                gql = GraphQLClient(clients[n % len(clients)])
-                found = (await gql.data(CLAIM, outdialId=outdial, lease=1000))["claimOutdialtarget"]
-                if found is None:
-                    return
-                target, reported = found["target"], None
-                fate = n % 3  # 0: dies without a word, 1: reports in time, 2: reports too late
-                if fate:
-                    await asyncio.sleep(random.uniform(0, 0.3) if fate == 1 else 1.6)
-                    body = await gql.execute(REPORT, id=target["id"], token=found["claimToken"])
-                    if "errors" in body:
-                        assert body["errors"][0]["extensions"]["code"] == "CLAIM_LOST"
-                    else:
-                        reported = body["data"]["updateOutdialtargetStatus"]["tmUpdate"]
-                outcomes.append(
-                    (target["id"], target["tmUpdate"], target["leaseExpiresAt"], reported)
-                )
+                await dial(GraphQLClient(clients[n % len(clients)]), outdial, n, outcomes)
 
             for wave in range(2):
                 await asyncio.gather(*(claimer(wave * 50 + n) for n in range(50)))
@@ -185,13 +165,7 @@ async def test_claimers_on_both_processes_with_short_leases_some_dying(
             await asyncio.gather(*(client.aclose() for client in clients))
 
     assert sum(t["tryCount0"] for t in final) == len(outcomes), "one try count per claim"
-    by_target: dict[str, list[tuple[str, str, str | None]]] = {}
-    for target_id, claimed_at, lease_end, reported in outcomes:
-        by_target.setdefault(target_id, []).append((claimed_at, lease_end, reported))
-    for claims in by_target.values():
-        claims.sort()
-        for (_, lease_end, reported), (next_claimed_at, _, _) in itertools.pairwise(claims):
-            assert next_claimed_at >= (min(lease_end, reported) if reported else lease_end)
+    assert_never_held_twice(outcomes)
     for events in seen:  # each claim ends once, by a report or a lapse, seen by every process
         ends = Counter(e["target"]["id"] for e in events if e["status"] == "IDLE")
         assert ends == Counter(target_id for target_id, *_ in outcomes)
