@@ -5,7 +5,8 @@ import random
 import pytest
 
 from domain.events import Broker, SubscriberTooSlow, Subscription
-from domain.models import NOT_DELETED, Status, StatusChange, Target
+from domain.models import Status, StatusChange
+from tests.support.documents import status_change
 
 pytestmark = pytest.mark.asyncio
 
@@ -19,20 +20,9 @@ def change(
     previous: Status = Status.IDLE,
     tm_update: str = "2024-01-01 00:00:00.000000",
 ) -> StatusChange:
-    target = Target(
-        id=target_id,
-        outdial_id=outdial_id,
-        name="",
-        detail="",
-        data="",
-        status=status,
-        destinations=(None, None, None, None, None),
-        try_counts=(1, 0, 0, 0, 0),
-        tm_create="2024-01-01 00:00:00.000000",
-        tm_update=tm_update,
-        tm_delete=NOT_DELETED,
+    return status_change(
+        target_id, outdial_id, status=status, previous=previous, tm_update=tm_update
     )
-    return StatusChange(target=target, previous_status=previous)
 
 
 async def drain(subscription: Subscription) -> list[StatusChange]:

@@ -8,13 +8,14 @@ from typing import Any
 from mongomock_motor import AsyncMongoMockClient
 
 from domain.events import Broker
-from domain.models import NOT_DELETED, Address, AddressType, Status, StatusChange, Target
+from domain.models import Address, AddressType, StatusChange
 from domain.paging import CursorCodec
 from domain.service import TargetService
 from engine.shared_events import SharedEventExecutionContext
 from resolvers.context import Context
 from schema.root import build_schema
 from storage.mongo.connection import MongoStorage
+from tests.support.documents import status_change
 
 OUTDIAL = "40bea034-1d17-474d-a5de-da00d0861c69"
 DOCUMENT = """subscription($outdialId: ID) {
@@ -31,20 +32,14 @@ class CountingContext(SharedEventExecutionContext):
 
 
 def change(name: str, target_id: str) -> StatusChange:
-    target = Target(
-        id=target_id,
-        outdial_id=OUTDIAL,
+    return status_change(
+        target_id,
+        OUTDIAL,
         name=name,
-        detail="",
-        data="",
-        status=Status.PROGRESSING,
         destinations=(Address(AddressType.TEL, "+821100000001"), None, None, None, None),
-        try_counts=(1, 0, 0, 0, 0),
         tm_create="2022-04-30 17:52:16.484341",
         tm_update="2022-04-30 17:53:51.183345",
-        tm_delete=NOT_DELETED,
     )
-    return StatusChange(target, previous_status=Status.IDLE)
 
 
 async def test_subscribers_with_one_document_share_one_execution_per_event() -> None:

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from domain.models import NOT_DELETED, Status, StatusChange, Target
+from tests.support.documents import status_change
 from tests.support.in_process import in_process_server, until
 from tests.support.live_server import LiveService, live_service, wire_server
 from tests.support.operations import (
@@ -511,23 +511,6 @@ def server_send_queue(server_port: int, client: GraphQLWebSocket) -> int:
 # lifecycle inside one process, where the broker and the tasks can be counted
 
 
-def status_change(target_id: str, outdial_id: str) -> StatusChange:
-    target = Target(
-        id=target_id,
-        outdial_id=outdial_id,
-        name="",
-        detail="",
-        data="",
-        status=Status.PROGRESSING,
-        destinations=(None, None, None, None, None),
-        try_counts=(1, 0, 0, 0, 0),
-        tm_create="2024-01-01 00:00:00.000000",
-        tm_update="2024-01-01 00:00:01.000000",
-        tm_delete=NOT_DELETED,
-    )
-    return StatusChange(target=target, previous_status=Status.IDLE)
-
-
 def new_tasks(baseline: set[asyncio.Task[Any]]) -> list[asyncio.Task[Any]]:
     return [task for task in asyncio.all_tasks() if task not in baseline and not task.done()]
 
@@ -553,7 +536,9 @@ async def test_a_thousand_dropped_subscriptions_leave_no_subscription_or_task_be
                     for client in clients
                 }
                 await until(lambda: len(running.broker) == 250)
-                running.broker.publish(status_change(target, outdial))
+                running.broker.publish(
+                    status_change(target, outdial, tm_update="2024-01-01 00:00:01.000000")
+                )
                 for client_operations in operations.values():
                     for operation in client_operations:
                         assert target_of(await operation.next())["id"] == target

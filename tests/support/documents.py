@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.models import NOT_DELETED, Destinations, Status, StatusChange, Target
 from tests.support.api import OUTDIAL
 
-NOT_DELETED = "9999-01-01 00:00:00.000000"
 STORED_AT = "2022-04-30 17:52:16.484341"
 
 
@@ -39,3 +39,31 @@ def stored_document(target_id: str, *, outdial_id: str = OUTDIAL, **fields: Any)
         "tm_delete": NOT_DELETED,
     }
     return doc | fields
+
+
+def status_change(
+    target_id: str,
+    outdial_id: str = OUTDIAL,
+    *,
+    status: Status = Status.PROGRESSING,
+    previous: Status = Status.IDLE,
+    name: str = "",
+    destinations: Destinations = (None, None, None, None, None),
+    tm_create: str = "2024-01-01 00:00:00.000000",
+    tm_update: str = "2024-01-01 00:00:00.000000",
+) -> StatusChange:
+    """A status event as the broker hands it out: by default a claim of slot 0 (one try)."""
+    target = Target(
+        id=target_id,
+        outdial_id=outdial_id,
+        name=name,
+        detail="",
+        data="",
+        status=status,
+        destinations=destinations,
+        try_counts=(1, 0, 0, 0, 0),
+        tm_create=tm_create,
+        tm_update=tm_update,
+        tm_delete=NOT_DELETED,
+    )
+    return StatusChange(target=target, previous_status=previous)
