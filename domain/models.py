@@ -58,6 +58,8 @@ class Target:
     # The current claim, while PROGRESSING through a claim: its token and, if leased, its end.
     claim_token: str | None = None
     lease_expires: str | None = None
+    # IANA zone name where the person lives (DOMAIN.md v3), as stored; None when unknown.
+    time_zone: str | None = None
 
     @property
     def deleted(self) -> bool:

@@ -390,6 +390,7 @@ def _patched(current: Target, patch: TargetPatch, now: str) -> Target:
         detail=current.detail if patch.detail is None else patch.detail,
         data=current.data if patch.data is None else patch.data,
         destinations=destinations,  # type: ignore[arg-type]
+        time_zone=current.time_zone if patch.time_zone is None else patch.time_zone or None,
         tm_update=now,
     )
 
@@ -411,4 +412,5 @@ def _new_target(value: TargetDraft, now: str) -> Target:
         tm_create=now,
         tm_update=now,
         tm_delete=NOT_DELETED,
+        time_zone=value.time_zone,
     )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from domain import zones
 from domain.errors import BadUserInput
 from domain.models import SLOTS, Address, AddressType, Destinations, Target
 
@@ -114,16 +115,20 @@ class TargetDraft:
     data: str
     destinations: Destinations
     id: str | None = None  # chosen by the client to make retries safe
+    # The zone asked for when `zone_given` (None: no zone); otherwise derived from the numbers.
+    time_zone: str | None = None
+    zone_given: bool = False
 
     def describes(self, target: Target) -> bool:
-        """The stored target is what this draft asks for: a retry of the same create."""
+        """The stored target is what this draft asks for: a retry of the same create. A draft
+        that leaves its zone to be derived (a version 2 request) does not compare zones."""
         return (self.outdial_id, self.name, self.detail, self.data, self.destinations) == (
             target.outdial_id,
             target.name,
             target.detail,
             target.data,
             target.destinations,
-        )
+        ) and (not self.zone_given or self.time_zone == target.time_zone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +139,8 @@ class TargetPatch:
     detail: str | None = None
     data: str | None = None
     destinations: dict[int, Address | None] = field(default_factory=dict)
+    # None leaves the zone as it is; "" clears it; a name sets it. An update never derives one.
+    time_zone: str | None = None
 
 
 def _optional_address(value: Address | None, field_name: str) -> Address | None:
@@ -155,7 +162,11 @@ def draft(value: TargetDraft, prefix: str) -> TargetDraft:
     )
     if not any(d is not None for d in checked.destinations):
         raise BadUserInput(f"{prefix}.destination0", "a target needs at least one destination")
-    return checked
+    if value.zone_given:
+        zone = zones.given_zone(value.time_zone, f"{prefix}.timeZone")
+    else:
+        zone = zones.derived_zone(checked.destinations)
+    return replace(checked, time_zone=zone, zone_given=value.zone_given)
 
 
 def drafts(values: Sequence[TargetDraft]) -> list[TargetDraft]:
@@ -180,4 +191,9 @@ def patch(value: TargetPatch, prefix: str = "input") -> TargetPatch:
             slot: _optional_address(address_value, f"{prefix}.{destination_name(slot)}")
             for slot, address_value in sorted(value.destinations.items())
         },
+        time_zone=(
+            value.time_zone
+            if value.time_zone in (None, "")
+            else zones.zone_name(value.time_zone, f"{prefix}.timeZone")
+        ),
     )

@@ -43,6 +43,13 @@ class CreateOutdialtargetInput:
     destination_2: AddressInput | None = strawberry.UNSET
     destination_3: AddressInput | None = strawberry.UNSET
     destination_4: AddressInput | None = strawberry.UNSET
+    time_zone: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "IANA time zone; omitted: derived from the first phone destination in exactly one "
+            "zone; null: none."
+        ),
+    )
 
     def to_domain(self) -> TargetDraft:
         chosen = None if self.id is None or self.id is strawberry.UNSET else str(self.id)
@@ -59,6 +66,8 @@ class CreateOutdialtargetInput:
                 _address(self.destination_3),
                 _address(self.destination_4),
             ),
+            time_zone=None if self.time_zone is strawberry.UNSET else self.time_zone,
+            zone_given=self.time_zone is not strawberry.UNSET,
         )
 
 
@@ -74,6 +83,10 @@ class UpdateOutdialtargetInput:
     destination_2: AddressInput | None = strawberry.UNSET
     destination_3: AddressInput | None = strawberry.UNSET
     destination_4: AddressInput | None = strawberry.UNSET
+    time_zone: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description='IANA time zone; "" clears it; omitted or null leaves it.',
+    )
 
     def to_domain(self) -> TargetPatch:
         given = {slot: getattr(self, f"destination_{slot}") for slot in SLOTS}
@@ -86,6 +99,7 @@ class UpdateOutdialtargetInput:
                 for slot, value in given.items()
                 if value is not strawberry.UNSET
             },
+            time_zone=_text(self.time_zone),
         )
 
 

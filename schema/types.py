@@ -64,6 +64,12 @@ class Outdialtarget:
             "moves the target."
         )
     )
+    time_zone: str | None = strawberry.field(
+        description=(
+            "IANA time zone of the person (America/New_York), used by calling windows; null when "
+            "unknown."
+        )
+    )
 
     @classmethod
     def of(cls, target: models.Target) -> Outdialtarget:
@@ -90,6 +96,7 @@ class Outdialtarget:
             tm_update=target.tm_update,
             tm_delete=target.tm_delete,
             lease_expires_at=target.lease_expires if target.status is Status.PROGRESSING else None,
+            time_zone=target.time_zone,
         )
 
 

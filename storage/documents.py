@@ -53,7 +53,7 @@ def try_count_field(slot: int) -> str:
 
 
 FIELDS = frozenset(
-    {"_id", "id", "outdial_id", "name", "detail", "data", "status", *_CLAIM_FIELDS}
+    {"_id", "id", "outdial_id", "name", "detail", "data", "status", "time_zone", *_CLAIM_FIELDS}
     | {"tm_create", "tm_update", "tm_delete"}
     | {destination_field(slot) for slot in SLOTS}
     | {try_count_field(slot) for slot in SLOTS}
@@ -105,6 +105,7 @@ def target_from_document(doc: Mapping[str, Any]) -> Target:
         tm_delete=_time(doc, "tm_delete", default=NOT_DELETED),
         claim_token=_optional_string(doc, "claim_token"),
         lease_expires=_optional_time(doc, "tm_lease_expire"),
+        time_zone=_optional_string(doc, "time_zone"),
     )
 
 
@@ -120,7 +121,7 @@ def target_from_input(doc: Mapping[str, Any], *, now: str) -> Target:
     try:
         for slot in SLOTS:
             _check_none_address(given.get(destination_field(slot)), slot)
-        return _as_created(target)
+        return _as_created(target, zone_given="time_zone" in doc)
     except BadUserInput as error:
         raise UnreadableDocument(_document_field(error.field), error.rule) from None
 
@@ -154,6 +155,7 @@ def target_to_document(target: Target) -> Document:
     doc["tm_create"] = target.tm_create
     doc["tm_update"] = target.tm_update
     doc["tm_delete"] = target.tm_delete
+    doc["time_zone"] = target.time_zone
     if target.claim_token is not None or target.lease_expires is not None:
         doc |= claim_fields(target.claim_token, target.lease_expires)
     return doc
@@ -281,11 +283,19 @@ def _check_none_address(raw: object, slot: int) -> None:
         validation.address(address, f"doc.{validation.destination_name(slot)}")
 
 
-def _as_created(target: Target) -> Target:
+def _as_created(target: Target, *, zone_given: bool) -> Target:
+    """A line's key `time_zone` is kept (a known zone name or null); without the key the line
+    gets the zone a create would derive."""
     target_id = validation.uuid_arg(target.id, "doc.id")
     draft = validation.draft(
         validation.TargetDraft(
-            target.outdial_id, target.name, target.detail, target.data, target.destinations
+            target.outdial_id,
+            target.name,
+            target.detail,
+            target.data,
+            target.destinations,
+            time_zone=target.time_zone,
+            zone_given=zone_given,
         ),
         "doc",
     )
@@ -294,6 +304,7 @@ def _as_created(target: Target) -> Target:
         id=target_id,
         outdial_id=draft.outdial_id,
         destinations=draft.destinations,
+        time_zone=draft.time_zone,
         claim_token=validation.optional_uuid_arg(target.claim_token, "doc.claim_token"),
     )
 
@@ -302,6 +313,7 @@ _API_FIELD_NAMES = (
     (re.compile(r"destination(\d)"), r"destination_\1"),
     (re.compile(r"outdialId"), "outdial_id"),
     (re.compile(r"targetName"), "target_name"),
+    (re.compile(r"timeZone"), "time_zone"),
 )
 
 

@@ -194,21 +194,27 @@ def _quick_check(path: Path) -> list[str]:
 
 
 def _create_schema(connection: sqlite3.Connection) -> None:
-    for statement in schema.ALL:
+    for statement in schema.TABLES:
         connection.execute(statement)
     connection.execute(
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
         (str(schema.VERSION),),
     )
     _upgrade(connection)
+    for statement in schema.INDEXES:
+        connection.execute(statement)
 
 
 def _upgrade(connection: sqlite3.Connection) -> None:
     """Version 1 files have no destination keys yet: add those of every target, once. Rows
-    before version 3 were derived by a more lenient reader: derive them again, once."""
+    before version 3 were derived by a more lenient reader: derive them again, once. Version 4
+    adds the zone column."""
     (version,) = connection.execute(
         "SELECT value FROM meta WHERE key = 'schema_version'"
     ).fetchone()
+    columns = {name for _, name, *_ in connection.execute("PRAGMA table_info(targets)")}
+    if "zone" not in columns:
+        connection.execute(schema.ADD_ZONE)
     if int(version) < 2:
         writes.index_all(connection)
     if int(version) < 3:

@@ -29,7 +29,7 @@ def row_of(doc: Mapping[str, Any], target: Read) -> Row:
     """The values of storage.sqlite.schema.COLUMNS for `doc` (read as `target`), readable or not."""
     text = orjson.dumps(doc).decode()
     if isinstance(target, UnreadableDocument):
-        return (key_of(doc), text, 0, 0, None, None, None, None, 0, None, *(0,) * 10)
+        return (key_of(doc), text, 0, 0, None, None, None, None, 0, None, None, *(0,) * 10)
     has = tuple(int(target.has_destination(slot)) for slot in SLOTS)
     leased = target.lease_expires if target.status is Status.PROGRESSING else None
     return (
@@ -43,6 +43,7 @@ def row_of(doc: Mapping[str, Any], target: Read) -> Row:
         target.tm_update,
         int(not target.never_tried),
         leased,
+        target.time_zone,
         *has,
         *target.try_counts,
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from domain.models import SLOTS
 
 # 2: destination keys. 3: every row derived again, the document reader having grown stricter.
-VERSION = 3
+# 4: the zone column (DOMAIN.md v3 time zones).
+VERSION = 4
 
 # `doc` is the stored document as-is (JSON); the other columns are derived from it by
 # storage.sqlite.rows, in the same write, for the indexes. `live`: readable and not deleted.
@@ -21,6 +22,7 @@ CREATE TABLE IF NOT EXISTS targets (
     tm_update TEXT,
     tried INTEGER NOT NULL,
     lease TEXT,
+    zone TEXT,
     {slot_columns}
 )
 """.format(
@@ -40,6 +42,7 @@ COLUMNS = (
     "tm_update",
     "tried",
     "lease",
+    "zone",
     *(f"has{slot}" for slot in SLOTS),
     *(f"try{slot}" for slot in SLOTS),
 )
@@ -142,7 +145,8 @@ CHANGE_TRIGGERS = (
     " WHERE outdial_id IS NOT NULL; END",
 )
 
-ALL = (
+# Tables and triggers; the indexes come after a file of an earlier version has been upgraded.
+TABLES = (
     TARGETS,
     COUNTS,
     DESTINATION_KEYS,
@@ -151,5 +155,6 @@ ALL = (
     CHANGES,
     *TRIGGERS,
     *CHANGE_TRIGGERS,
-    *INDEXES,
 )
+# Version 4's column on a file of an earlier version: no document there has a time_zone yet.
+ADD_ZONE = "ALTER TABLE targets ADD COLUMN zone TEXT"

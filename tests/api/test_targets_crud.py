@@ -123,6 +123,7 @@ async def test_create_echoes_every_field_and_stores_the_resource_shape(
         "tm_create": created["tmCreate"],
         "tm_update": created["tmCreate"],
         "tm_delete": NOT_DELETED,
+        "time_zone": "Asia/Seoul",  # derived from destination0's number
     }
     assert stored == expected
 

@@ -179,5 +179,5 @@ def test_input_is_read_as_a_create_would_store_it() -> None:
 
 def test_an_exported_document_reads_back_as_input_unchanged() -> None:
     doc = stored(status="progressing", claim_token=TOKEN, tm_lease_expire=STORED_AT)
-    doc |= {"try_count_2": MAX_TRY_COUNT}
+    doc |= {"try_count_2": MAX_TRY_COUNT, "time_zone": "Asia/Seoul"}
     assert target_to_document(as_input(doc)) == doc
