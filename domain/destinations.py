@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain import validation
+from domain import phones, validation
 from domain.errors import BadUserInput
 from domain.listing import DestinationTargets
 from domain.models import SLOTS, AddressType, Target
@@ -24,13 +24,13 @@ def stored_forms(scope: DestinationTargets) -> list[str]:
     return [scope.key]
 
 
-def lookup(kind: AddressType, target: str) -> DestinationTargets:
+def lookup(kind: AddressType, target: str, default_region: str | None = None) -> DestinationTargets:
     """The query for `target`, normalised as a create would store it."""
+    region = phones.default_region(default_region)
     if kind is AddressType.NONE:
         raise BadUserInput("type", "NONE is not a destination; give the type of the address")
-    return DestinationTargets(
-        kind, lookup_key(kind, validation.address_target(kind, target, "target"))
-    )
+    stored = validation.address_target(kind, target, "target", default_region=region)
+    return DestinationTargets(kind, lookup_key(kind, stored))
 
 
 def keys_of(target: Target) -> set[tuple[AddressType, str]]:

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
-from domain import claim, clock, destinations, leases, listing, states, validation
+from domain import claim, clock, destinations, leases, listing, phones, states, validation
 from domain.errors import BadUserInput, ClaimLost, Conflict, IdsTaken, NotFound, UnreadableTarget
 from domain.listing import DestinationTargets, ListScope, OutdialTargets, TargetPage
 from domain.locks import KeyedLocks
@@ -74,8 +74,10 @@ class TargetService:
     def outdial_scope(self, outdial_id: str, status: Status | None) -> OutdialTargets:
         return OutdialTargets(validation.uuid_arg(outdial_id, "outdialId"), status)
 
-    def destination_scope(self, kind: AddressType, target: str) -> DestinationTargets:
-        return destinations.lookup(kind, target)
+    def destination_scope(
+        self, kind: AddressType, target: str, default_region: str | None = None
+    ) -> DestinationTargets:
+        return destinations.lookup(kind, target, default_region)
 
     async def page(
         self,
@@ -131,13 +133,18 @@ class TargetService:
 
     # writes
 
-    async def create(self, value: TargetDraft) -> Target:
-        checked = validation.draft(value, "input")
+    async def create(self, value: TargetDraft, *, default_region: str | None = None) -> Target:
+        region = phones.default_region(default_region)
+        checked = validation.draft(value, "input", default_region=region)
         (created,) = await self._create_all([checked], lambda index: "input.id")
         return created
 
-    async def create_many(self, values: Sequence[TargetDraft]) -> list[Target]:
-        return await self._create_all(validation.drafts(values), lambda i: f"inputs[{i}].id")
+    async def create_many(
+        self, values: Sequence[TargetDraft], *, default_region: str | None = None
+    ) -> list[Target]:
+        region = phones.default_region(default_region)
+        checked = validation.drafts(values, default_region=region)
+        return await self._create_all(checked, lambda i: f"inputs[{i}].id")
 
     async def _create_all(
         self, drafts: list[TargetDraft], id_field: Callable[[int], str]
@@ -174,9 +181,12 @@ class TargetService:
                 raise BadUserInput(id_field(index), f"{value.id} is taken by another target")
         return {target_id: t for target_id, t in found.items() if isinstance(t, Target)}
 
-    async def update(self, target_id: str, value: TargetPatch) -> Target:
+    async def update(
+        self, target_id: str, value: TargetPatch, *, default_region: str | None = None
+    ) -> Target:
         checked_id = validation.uuid_arg(target_id, "id")
-        checked = validation.patch(value)
+        region = phones.default_region(default_region)
+        checked = validation.patch(value, default_region=region)
 
         def change(current: Target, now: str) -> Target:
             if checked.destinations:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from domain import zones
+from domain import phones, zones
 from domain.errors import BadUserInput
 from domain.models import SLOTS, Address, AddressType, Destinations, Target
 
@@ -17,7 +17,7 @@ MAX_SLOT = len(SLOTS) - 1
 MAX_CREATES = 1_000  # inputs of one createOutdialtargets
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_E164 = re.compile(r"\+[0-9]{7,15}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 _SIP = re.compile(r"(?:sips?:)?([^@\s:]+)@([^@\s]+)", re.IGNORECASE)
 
@@ -63,16 +63,17 @@ def slot_index(value: int, field_name: str = "destinationIndex") -> int:
     return int_range(value, field_name, 0, MAX_SLOT)
 
 
-def address_target(kind: AddressType, raw: str, field_name: str) -> str:
+def address_target(
+    kind: AddressType, raw: str, field_name: str, *, default_region: str | None = None
+) -> str:
+    """The target as stored; `default_region` is already checked (phones.default_region)."""
     value = raw.strip()
     if kind is AddressType.NONE:
         if value:
             raise BadUserInput(field_name, "must be empty for type NONE")
         return value
     if kind in (AddressType.TEL, AddressType.WHATSAPP):
-        if not _E164.fullmatch(value):
-            raise BadUserInput(field_name, "must be + followed by 7 to 15 digits (E.164)")
-        return value
+        return phones.number(value, field_name, default_region)
     if kind is AddressType.EMAIL:
         if len(value) > 254 or not _EMAIL.fullmatch(value):
             raise BadUserInput(field_name, "must be a valid email address")
@@ -90,15 +91,29 @@ def _sip_target(value: str, field_name: str) -> str:
     return value[:domain_start] + value[domain_start:].lower()
 
 
-def address(value: Address, field_name: str) -> Address | None:
-    """A valid address, or None for a NONE address: NONE is not a destination."""
-    target = address_target(value.type, value.target, f"{field_name}.target")
-    text(value.target_name, f"{field_name}.targetName", ADDRESS_TEXT_MAX)
-    text(value.name, f"{field_name}.name", ADDRESS_TEXT_MAX)
-    text(value.detail, f"{field_name}.detail", ADDRESS_TEXT_MAX)
+def address(
+    value: Address, field_name: str, *, default_region: str | None = None
+) -> Address | None:
+    """A valid address, or None for a NONE address: NONE is not a destination. Every field of
+    an input address is bounded and free of control characters (DOMAIN.md v3, fine print)."""
+    target_field = f"{field_name}.target"
+    target = address_target(value.type, value.target, target_field, default_region=default_region)
+    address_text(target, target_field)
+    address_text(value.target_name, f"{field_name}.targetName")
+    address_text(value.name, f"{field_name}.name")
+    address_text(value.detail, f"{field_name}.detail")
     if value.type is AddressType.NONE:
         return None
     return Address(value.type, target, value.target_name, value.name, value.detail)
+
+
+def address_text(value: str, field_name: str) -> str:
+    text(value, field_name, ADDRESS_TEXT_MAX)
+    if _CONTROL.search(value):
+        raise BadUserInput(
+            field_name, "must not hold control characters (U+0000 to U+001F, U+007F)"
+        )
+    return value
 
 
 def destination_name(slot: int) -> str:
@@ -143,13 +158,18 @@ class TargetPatch:
     time_zone: str | None = None
 
 
-def _optional_address(value: Address | None, field_name: str) -> Address | None:
-    return None if value is None else address(value, field_name)
+def _optional_address(
+    value: Address | None, field_name: str, default_region: str | None
+) -> Address | None:
+    return None if value is None else address(value, field_name, default_region=default_region)
 
 
-def draft(value: TargetDraft, prefix: str) -> TargetDraft:
+def draft(value: TargetDraft, prefix: str, *, default_region: str | None = None) -> TargetDraft:
+    """`default_region` is already checked (phones.default_region)."""
     destinations = tuple(
-        _optional_address(value.destinations[slot], f"{prefix}.{destination_name(slot)}")
+        _optional_address(
+            value.destinations[slot], f"{prefix}.{destination_name(slot)}", default_region
+        )
         for slot in SLOTS
     )
     checked = TargetDraft(
@@ -169,10 +189,15 @@ def draft(value: TargetDraft, prefix: str) -> TargetDraft:
     return replace(checked, time_zone=zone, zone_given=value.zone_given)
 
 
-def drafts(values: Sequence[TargetDraft]) -> list[TargetDraft]:
+def drafts(
+    values: Sequence[TargetDraft], *, default_region: str | None = None
+) -> list[TargetDraft]:
     if not 1 <= len(values) <= MAX_CREATES:
         raise BadUserInput("inputs", f"must hold 1 to {MAX_CREATES:,} targets, got {len(values):,}")
-    checked = [draft(value, f"inputs[{index}]") for index, value in enumerate(values)]
+    checked = [
+        draft(value, f"inputs[{index}]", default_region=default_region)
+        for index, value in enumerate(values)
+    ]
     seen: set[str] = set()
     for index, value in enumerate(checked):
         if value.id is not None:
@@ -182,13 +207,17 @@ def drafts(values: Sequence[TargetDraft]) -> list[TargetDraft]:
     return checked
 
 
-def patch(value: TargetPatch, prefix: str = "input") -> TargetPatch:
+def patch(
+    value: TargetPatch, prefix: str = "input", *, default_region: str | None = None
+) -> TargetPatch:
     return TargetPatch(
         name=None if value.name is None else text(value.name, f"{prefix}.name", NAME_MAX),
         detail=None if value.detail is None else text(value.detail, f"{prefix}.detail", TEXT_MAX),
         data=None if value.data is None else text(value.data, f"{prefix}.data", TEXT_MAX),
         destinations={
-            slot: _optional_address(address_value, f"{prefix}.{destination_name(slot)}")
+            slot: _optional_address(
+                address_value, f"{prefix}.{destination_name(slot)}", default_region
+            )
             for slot, address_value in sorted(value.destinations.items())
         },
         time_zone=(

@@ -4,25 +4,39 @@ import strawberry
 
 from domain.models import Status
 from resolvers.context import Info, given
-from schema.inputs import CreateOutdialtargetInput, UpdateOutdialtargetInput
+from schema.inputs import CreateOutdialtargetInput, DefaultRegion, UpdateOutdialtargetInput
 from schema.types import ClaimedOutdialtarget, Outdialtarget
 
 
-async def create_outdialtarget(info: Info, input: CreateOutdialtargetInput) -> Outdialtarget:
-    return Outdialtarget.of(await info.context.service.create(input.to_domain()))
+async def create_outdialtarget(
+    info: Info, input: CreateOutdialtargetInput, default_region: DefaultRegion = strawberry.UNSET
+) -> Outdialtarget:
+    created = await info.context.service.create(
+        input.to_domain(), default_region=given(default_region)
+    )
+    return Outdialtarget.of(created)
 
 
 async def create_outdialtargets(
-    info: Info, inputs: list[CreateOutdialtargetInput]
+    info: Info,
+    inputs: list[CreateOutdialtargetInput],
+    default_region: DefaultRegion = strawberry.UNSET,
 ) -> list[Outdialtarget]:
-    created = await info.context.service.create_many([i.to_domain() for i in inputs])
+    drafts = [i.to_domain() for i in inputs]
+    created = await info.context.service.create_many(drafts, default_region=given(default_region))
     return [Outdialtarget.of(t) for t in created]
 
 
 async def update_outdialtarget(
-    info: Info, id: strawberry.ID, input: UpdateOutdialtargetInput
+    info: Info,
+    id: strawberry.ID,
+    input: UpdateOutdialtargetInput,
+    default_region: DefaultRegion = strawberry.UNSET,
 ) -> Outdialtarget:
-    return Outdialtarget.of(await info.context.service.update(id, input.to_domain()))
+    updated = await info.context.service.update(
+        id, input.to_domain(), default_region=given(default_region)
+    )
+    return Outdialtarget.of(updated)
 
 
 async def delete_outdialtarget(info: Info, id: strawberry.ID) -> Outdialtarget:

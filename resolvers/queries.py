@@ -10,6 +10,7 @@ from domain.models import AddressType, Status
 from domain.service import TargetService
 from resolvers.context import Info, given
 from resolvers.selection import selects
+from schema.inputs import DefaultRegion
 from schema.types import (
     OutdialSummary,
     OutdialSummaryConnection,
@@ -48,9 +49,10 @@ async def outdialtargets_by_destination(
     target: str,
     first: int = 100,
     after: str | None = strawberry.UNSET,
+    default_region: DefaultRegion = strawberry.UNSET,
 ) -> OutdialtargetConnection:
     service = info.context.service
-    scope = service.destination_scope(type, target)
+    scope = service.destination_scope(type, target, given(default_region))
     page = await service.page(scope, first, given(after))
     return connection(service, scope, page)
 

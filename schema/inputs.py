@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from domain import models
 from domain.models import SLOTS
 from domain.validation import TargetDraft, TargetPatch
 from schema.enums import AddressType
+
+DefaultRegion = Annotated[
+    str | None,
+    strawberry.argument(
+        description="Region (ISO 3166-1 alpha-2, e.g. KR) for a phone number written without +."
+    ),
+]
 
 
 @strawberry.input

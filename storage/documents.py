@@ -109,11 +109,14 @@ def target_from_document(doc: Mapping[str, Any]) -> Target:
     )
 
 
-def target_from_input(doc: Mapping[str, Any], *, now: str) -> Target:
+def target_from_input(
+    doc: Mapping[str, Any], *, now: str, default_region: str | None = None
+) -> Target:
     """A document given as input (`import`): the stored shape held strictly, and its target held
     to the rules a create holds it to. Beyond the lenient read: no field the shape does not name,
     claim fields on PROGRESSING targets only, UUIDs lowercased; a null is an absent field, and an
-    absent tm_create or tm_update is `now`."""
+    absent tm_create or tm_update is `now`. National numbers are read in `default_region`
+    (already checked: domain.phones.default_region)."""
     _check_fields(doc)
     given = {key: value for key, value in doc.items() if value is not None}
     target = target_from_document({"tm_create": now, "tm_update": now} | given)
@@ -121,7 +124,7 @@ def target_from_input(doc: Mapping[str, Any], *, now: str) -> Target:
     try:
         for slot in SLOTS:
             _check_none_address(given.get(destination_field(slot)), slot)
-        return _as_created(target, zone_given="time_zone" in doc)
+        return _as_created(target, zone_given="time_zone" in doc, default_region=default_region)
     except BadUserInput as error:
         raise UnreadableDocument(_document_field(error.field), error.rule) from None
 
@@ -283,7 +286,7 @@ def _check_none_address(raw: object, slot: int) -> None:
         validation.address(address, f"doc.{validation.destination_name(slot)}")
 
 
-def _as_created(target: Target, *, zone_given: bool) -> Target:
+def _as_created(target: Target, *, zone_given: bool, default_region: str | None) -> Target:
     """A line's key `time_zone` is kept (a known zone name or null); without the key the line
     gets the zone a create would derive."""
     target_id = validation.uuid_arg(target.id, "doc.id")
@@ -298,6 +301,7 @@ def _as_created(target: Target, *, zone_given: bool) -> Target:
             zone_given=zone_given,
         ),
         "doc",
+        default_region=default_region,
     )
     return dataclasses.replace(
         target,
