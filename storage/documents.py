@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from domain import validation
+from domain import validation, zones
 from domain.errors import BadUserInput, UnreadableTarget
 from domain.models import NOT_DELETED, SLOTS, Address, AddressType, Status, Target
 
@@ -290,6 +290,8 @@ def _as_created(target: Target, *, zone_given: bool, default_region: str | None)
     """A line's key `time_zone` is kept (a known zone name or null); without the key the line
     gets the zone a create would derive."""
     target_id = validation.uuid_arg(target.id, "doc.id")
+    if target.time_zone is not None:  # "" too: a line holds a zone name or null
+        zones.zone_name(target.time_zone, "doc.timeZone")
     draft = validation.draft(
         validation.TargetDraft(
             target.outdial_id,
