@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 SLOTS = range(5)
 NOT_DELETED = "9999-01-01 00:00:00.000000"
+# GraphQL's Int (32-bit) shows every try count; the bound fits BSON's int64 and SQLite's INTEGER.
+MAX_TRY_COUNT = 2**31 - 1
 
 
 class Status(enum.Enum):

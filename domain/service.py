@@ -11,7 +11,15 @@ from domain import claim, clock, destinations, leases, listing, phones, states, 
 from domain.errors import BadUserInput, ClaimLost, Conflict, IdsTaken, NotFound, UnreadableTarget
 from domain.listing import DestinationTargets, ListScope, OutdialTargets, TargetPage
 from domain.locks import KeyedLocks
-from domain.models import NOT_DELETED, SLOTS, AddressType, Status, StatusChange, Target
+from domain.models import (
+    MAX_TRY_COUNT,
+    NOT_DELETED,
+    SLOTS,
+    AddressType,
+    Status,
+    StatusChange,
+    Target,
+)
 from domain.paging import Cursor, CursorCodec
 from domain.ports import TargetStore
 from domain.validation import TargetDraft, TargetPatch
@@ -221,6 +229,10 @@ class TargetService:
             )
             if not current.has_destination(checked_slot):
                 raise BadUserInput("destinationIndex", f"slot {checked_slot} holds no destination")
+            if current.try_counts[checked_slot] >= MAX_TRY_COUNT:
+                raise BadUserInput(
+                    "destinationIndex", f"slot {checked_slot} has the most tries a target counts"
+                )
 
         def change(current: Target, now: str) -> Target:
             return claim.after_claim(current, checked_slot, now)

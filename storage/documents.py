@@ -13,7 +13,7 @@ from typing import Any
 
 from domain import validation, zones
 from domain.errors import BadUserInput, UnreadableTarget
-from domain.models import NOT_DELETED, SLOTS, Address, AddressType, Status, Target
+from domain.models import MAX_TRY_COUNT, NOT_DELETED, SLOTS, Address, AddressType, Status, Target
 
 logger = logging.getLogger("outdial.storage")
 
@@ -22,8 +22,6 @@ Document = dict[str, Any]
 # ASCII digits only: a time in other digits would neither sort nor parse as the stored ones do.
 TIME_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}")
 _TIME_RULE = "must be a UTC time YYYY-MM-DD HH:MM:SS.ffffff"
-# GraphQL's Int (32-bit) shows every try count; the bound fits BSON's int64 and SQLite's INTEGER.
-MAX_TRY_COUNT = 2**31 - 1
 # What an error shows of a value it refuses: enough to find it, never a whole 10 MB string.
 ECHO_LIMIT = 60
 

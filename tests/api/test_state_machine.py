@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from domain.models import MAX_TRY_COUNT
 from tests.support import operations as ops
 from tests.support.api import OUTDIAL, GraphQLClient
+from tests.support.backends import RawDocuments
+from tests.support.documents import stored_document, tid
 
 STATUSES = ["IDLE", "PROGRESSING", "DONE"]
 
@@ -117,3 +120,14 @@ async def test_deleted_targets_take_no_transition(gql: GraphQLClient, operation:
     assert error["extensions"]["code"] == "NOT_FOUND"
     assert await stored(gql, target["id"]) == deleted
     assert deleted["status"] == "PROGRESSING"
+
+
+async def test_mark_refuses_a_slot_at_the_most_tries_a_target_counts(
+    gql: GraphQLClient, docs: RawDocuments
+) -> None:
+    await docs.insert(stored_document(tid(1), try_count_0=MAX_TRY_COUNT))
+    error = await gql.error(ops.MARK, id=tid(1), slot=0)
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "destinationIndex" in error["message"]
+    after = await stored(gql, tid(1))
+    assert (after["status"], after["tryCount0"]) == ("IDLE", MAX_TRY_COUNT)

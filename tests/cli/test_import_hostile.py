@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storage.documents import MAX_TRY_COUNT
+from domain.models import MAX_TRY_COUNT
 from tests.support.documents import tid
 from tests.support.import_files import document, run, stored, write_lines
 from tests.support.live_server import REPO_ROOT

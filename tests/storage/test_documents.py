@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from domain.models import NOT_DELETED, AddressType, Status
+from domain.models import MAX_TRY_COUNT, NOT_DELETED, AddressType, Status
 from storage.documents import (
-    MAX_TRY_COUNT,
     UnreadableDocument,
     target_from_document,
     target_from_input,
