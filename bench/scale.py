@@ -7,6 +7,10 @@ maxTryCounts, the rest idle, progressing and done) and the same requests run aga
 against a store holding an outdial of 100: every ratio is latency(N) / latency(100), measured
 in the same run. The requests go through the real GraphQL endpoint (httpx over ASGI). Then a
 dialer loop (8 workers, claim then report) against single-target reads on the same service.
+
+With --window-size N (embedded store): the same targets spread over 20 time zones, of which a
+calling window opens 2 (90% of the targets outside it, idle never-tried ones among them); the
+claim with that window and without it, at N against 100.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +35,9 @@ import httpx
 import orjson
 
 from cli.importer import import_file
+from domain import clock
 from domain.models import NOT_DELETED, Address, AddressType, Status, Target
+from domain.windows import WindowDraft, open_zones, window
 from server.app import create_app
 from server.settings import Settings
 from storage.documents import target_to_document
@@ -79,22 +87,29 @@ def make_target(n: int) -> Target:
 
 
 @asynccontextmanager
-async def service(tier: str, size: int) -> AsyncIterator[tuple[GraphQL, list[str]]]:
+async def service(
+    tier: str,
+    size: int,
+    make: Callable[[int], Target] = make_target,
+    now: clock.Clock = clock.utc_now,
+) -> AsyncIterator[tuple[GraphQL, list[str]]]:
     with tempfile.TemporaryDirectory() as data_dir:
         async with open_backend(tier, Path(data_dir)) as backend:
-            ids = await fill(backend, size)
-            app = create_app(Settings(), storage=backend.opener())
+            ids = await fill(backend, size, make)
+            app = create_app(Settings(), storage=backend.opener(), now=now)
             async with app.router.lifespan_context(app):
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(transport=transport, base_url="http://b") as http:
                     yield GraphQL(http), ids
 
 
-async def fill(backend: Backend, size: int) -> list[str]:
+async def fill(
+    backend: Backend, size: int, make: Callable[[int], Target] = make_target
+) -> list[str]:
     batch = 1000 if backend.tier == "sqlite" else 200
     ids = []
     for start in range(0, size, batch):
-        targets = [make_target(n) for n in range(start, min(size, start + batch))]
+        targets = [make(n) for n in range(start, min(size, start + batch))]
         await backend.storage.repository.create(targets=targets)
         ids += [t.id for t in targets]
     return ids
@@ -233,10 +248,107 @@ async def run(args: argparse.Namespace) -> None:
                     f"{tier:6} {size:>7,} {name:12} {base[name]:8.2f} ms {ms:8.2f} ms"
                     f"  ratio {ms / base[name]:5.2f}"
                 )
+    if args.window_size:
+        rows += await windowed_claims(args.window_size, args.reps)
     if args.import_size:
         rows.append(await import_time(args.import_size))
     sys.stdout.write("tier      size operation     N=100         N      ratio\n")
     sys.stdout.write("\n".join(rows) + "\n")
+
+
+# Twenty zones, each a different local hour at WINDOW_MOMENT; the window opens two of them
+# (09:30 in Seoul, 10:30 in Brisbane). Target n is in zone (n + n // 10) % 20: already among 100
+# targets every zone is present, and idle never-tried targets are in open and in closed zones.
+ZONES = [
+    "Pacific/Honolulu",
+    "America/Anchorage",
+    "Asia/Seoul",
+    "America/Los_Angeles",
+    "America/Denver",
+    "America/Chicago",
+    "America/New_York",
+    "America/Halifax",
+    "America/Noronha",
+    "Australia/Brisbane",
+    "Atlantic/Cape_Verde",
+    "UTC",
+    "Europe/London",
+    "Europe/Berlin",
+    "Europe/Moscow",
+    "Asia/Dubai",
+    "Asia/Karachi",
+    "Asia/Dhaka",
+    "Asia/Bangkok",
+    "Asia/Shanghai",
+]
+WINDOW_MOMENT = datetime(2026, 6, 1, 0, 30, tzinfo=UTC)
+CALLING_WINDOW = WindowDraft("09:00", "11:00")
+_WINDOW_ARGUMENT = (
+    f'callingWindow: {{start: "{CALLING_WINDOW.start}", end: "{CALLING_WINDOW.end}"}}'
+)
+WINDOWED_CLAIM = CLAIM.replace("maxTryCounts:", f"{_WINDOW_ARGUMENT}, maxTryCounts:")
+FIRST_AVAILABLE = AVAILABLE.replace("limit: 10", "limit: 1")
+WINDOWED_AVAILABLE = AVAILABLE.replace("limit: 10", f"limit: 1, {_WINDOW_ARGUMENT}")
+
+
+def zoned_target(n: int) -> Target:
+    return replace(make_target(n), time_zone=ZONES[(n + n // 10) % len(ZONES)])
+
+
+def window_clock() -> clock.Clock:
+    """Time running from WINDOW_MOMENT: claims and reports move on, the window stays open."""
+    started = clock.utc_now()
+    return lambda: WINDOW_MOMENT + (clock.utc_now() - started)
+
+
+WINDOW_CASES = [
+    ("claim+report", CLAIM),
+    ("windowed claim+report", WINDOWED_CLAIM),
+    ("first available", FIRST_AVAILABLE),
+    ("windowed first available", WINDOWED_AVAILABLE),
+]
+
+
+async def windowed_claims(size: int, reps: int) -> list[str]:
+    """Requests with the window and without it, at `size` zoned targets against 100; each
+    rep runs every case once, in turn, so that the machine's moods fall on all alike."""
+    opened = open_zones(ZONES, window(CALLING_WINDOW), WINDOW_MOMENT)
+    if opened != sorted([ZONES[2], ZONES[9]]):
+        raise RuntimeError(f"the window opens {opened}")
+    measured: dict[int, dict[str, float]] = {}
+    for n in (100, size):
+        sys.stderr.write(f"sqlite: filling {n:,} targets in {len(ZONES)} zones\n")
+        async with service("sqlite", n, zoned_target, window_clock()) as (api, _):
+            calls = {name: request(api, query) for name, query in WINDOW_CASES}
+            times: dict[str, list[float]] = {name: [] for name in calls}
+            for _ in range(reps + 1):
+                for name, call in calls.items():
+                    start = time.perf_counter()
+                    await call()
+                    times[name].append((time.perf_counter() - start) * 1000)
+            measured[n] = {name: statistics.median(taken[1:]) for name, taken in times.items()}
+    note = "  (2 of 20 zones open, 10% of the targets; goal <= 2)"
+    return [
+        f"sqlite {size:>7,} {name:24} {measured[100][name]:8.2f} ms {measured[size][name]:8.2f} ms"
+        f"  ratio {measured[size][name] / measured[100][name]:5.2f}"
+        + (note if name.startswith("windowed") else "")
+        for name, _ in WINDOW_CASES
+    ]
+
+
+def request(api: GraphQL, query: str) -> Timed:
+    """The request, and for a claim the report that makes its target available again."""
+
+    async def once() -> None:
+        data = await api.data(query)
+        if "claimOutdialtarget" not in data:
+            return
+        found = data["claimOutdialtarget"]
+        if found is None:
+            raise RuntimeError("nothing to claim")
+        await api.data(REPORT, id=found["target"]["id"])
+
+    return once
 
 
 async def import_time(size: int) -> str:
@@ -259,6 +371,7 @@ def main() -> None:
     parser.add_argument("--wire-sizes", type=_sizes, default=[1000])
     parser.add_argument("--reps", type=int, default=30)
     parser.add_argument("--import-size", type=int, default=100_000, help="0 to skip")
+    parser.add_argument("--window-size", type=int, default=100_000, help="0 to skip")
     parser.add_argument("--seconds", type=float, default=3.0, help="dialer loop and reads, each")
     asyncio.run(run(parser.parse_args()))
 

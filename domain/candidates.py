@@ -14,69 +14,123 @@ targets. A store says only how to run one step on its own indexes:
         else:
             walk.found(<the first `limit` claim keys of the lookup>)
     first = walk.first(limit)
+
+With a calling window the walk first asks which zones the outdial's idle targets have
+(ZonesPresent, one index seek per zone), then runs the steps above once per zone open at `now`,
+each restricted to that zone (InZone): the targets of closed zones are never read.
+
+    walk = CandidateWalk(rules, now)
+    ...
+        if isinstance(step, ZonesPresent):
+            walk.zones_found(<the distinct zones present, None for no zone>)
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
+from domain import windows
 from domain.claim import ClaimKey, ClaimPolicy
 
 
 @dataclass(frozen=True, slots=True)
-class NeverTried:
-    """Idle live targets of the outdial, every try count 0, holding a destination in one of
-    `slots`."""
+class InZone:
+    """A lookup's restriction to the targets whose zone is `name` (None: targets without one)."""
+
+    name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ZonesPresent:
+    """The distinct zones (None for no zone) of the outdial's idle live targets holding a
+    destination in one of `slots`; a store may answer more zones than are present, never
+    fewer."""
 
     slots: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)
+class NeverTried:
+    """Idle live targets of the outdial, every try count 0, holding a destination in one of
+    `slots` (in `zone` when given)."""
+
+    slots: tuple[int, ...]
+    zone: InZone | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Tried:
     """Idle live targets of the outdial holding a destination in `slot` with `tries` tries on
-    it, last changed at or before the retry cutoff. A store may leave out the never-tried ones:
-    NeverTried finds them."""
+    it, last changed at or before the retry cutoff (in `zone` when given). A store may leave out
+    the never-tried ones: NeverTried finds them."""
 
     slot: int
     tries: int
+    zone: InZone | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class NextTries:
     """The least try count from `at_least` up to under `below` that an idle live target of the
     outdial holding a destination in `slot` has there (a store may leave out never-tried
-    targets), or None."""
+    targets), or None; in `zone` when given."""
 
     slot: int
     at_least: int
     below: int
+    zone: InZone | None = None
 
 
 Lookup = NeverTried | Tried
-Step = Lookup | NextTries
+Step = Lookup | NextTries | ZonesPresent
 
 
-def steps(rules: ClaimPolicy) -> Generator[Step, int | None]:
+def steps(rules: ClaimPolicy, zone: InZone | None = None) -> Generator[Step, int | None]:
     """The walk itself; each NextTries is sent the try count found, every other step None."""
     open_slots = tuple(rules.open_slots())
     if not open_slots:
         return
-    yield NeverTried(open_slots)
+    yield NeverTried(open_slots, zone)
     for slot in open_slots:
         tries = 0
-        while (found := (yield NextTries(slot, tries, rules.max_tries(slot)))) is not None:
-            yield Tried(slot, found)
+        while (found := (yield NextTries(slot, tries, rules.max_tries(slot), zone))) is not None:
+            yield Tried(slot, found, zone)
             tries = found + 1
 
 
-class CandidateWalk:
-    """One run of the walk by a store, step by step, gathering what its lookups found."""
+def zoned_steps(
+    rules: ClaimPolicy, open_zones: Iterable[str | None]
+) -> Generator[Step, int | None]:
+    """The walk once per open zone, each step restricted to it."""
+    for name in open_zones:
+        yield from steps(rules, InZone(name))
 
-    def __init__(self, rules: ClaimPolicy) -> None:
-        self._steps = steps(rules)
+
+class CandidateWalk:
+    """One run of the walk by a store, step by step, gathering what its lookups found. `now`
+    judges the calling window, the same instant as the retry interval's cutoff."""
+
+    def __init__(self, rules: ClaimPolicy, now: datetime) -> None:
+        self._rules = rules
+        self._now = now
         self._found: set[ClaimKey] = set()
-        self.step: Step | None = next(self._steps, None)
+        self._steps = steps(rules)
+        self.step: Step | None
+        if rules.window is None:
+            self.step = next(self._steps, None)
+        else:
+            open_slots = tuple(rules.open_slots())
+            self.step = ZonesPresent(open_slots) if open_slots else None
+
+    def zones_found(self, present: Iterable[str | None]) -> None:
+        """The answer to ZonesPresent: the walk goes on in the zones open at `now`."""
+        window = self._rules.window
+        if not isinstance(self.step, ZonesPresent) or window is None:
+            raise TypeError(f"{self.step!r} asks for no zones")
+        self._steps = zoned_steps(self._rules, windows.open_zones(present, window, self._now))
+        self.step = next(self._steps, None)
 
     def found(self, keys: Iterable[ClaimKey]) -> None:
         """What the current lookup found: its first targets' claim keys."""

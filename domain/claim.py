@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from domain import clock, leases, validation
+from domain import clock, leases, validation, windows
 from domain.errors import BadUserInput
 from domain.models import SLOTS, Status, Target
 
@@ -20,6 +20,7 @@ class ClaimPolicy:
     outdial_id: str
     max_try_counts: tuple[int, ...]
     retry_interval_ms: int
+    window: windows.CallingWindow | None = None
 
     def max_tries(self, slot: int) -> int:
         return self.max_try_counts[slot] if slot < len(self.max_try_counts) else 0
@@ -33,14 +34,20 @@ class ClaimPolicy:
         return clock.earlier(now, self.retry_interval_ms)
 
 
-def policy(outdial_id: str, max_try_counts: Sequence[int], retry_interval_ms: int) -> ClaimPolicy:
+def policy(
+    outdial_id: str,
+    max_try_counts: Sequence[int],
+    retry_interval_ms: int,
+    calling_window: windows.WindowDraft | None = None,
+) -> ClaimPolicy:
     checked_outdial = validation.uuid_arg(outdial_id, "outdialId")
     if len(max_try_counts) > len(SLOTS):
         raise BadUserInput("maxTryCounts", f"must hold at most {len(SLOTS)} entries")
     for index, count in enumerate(max_try_counts):
         validation.int_range(count, f"maxTryCounts[{index}]", 0)
     validation.int_range(retry_interval_ms, "retryIntervalMs", 0)
-    return ClaimPolicy(checked_outdial, tuple(max_try_counts), retry_interval_ms)
+    checked_window = None if calling_window is None else windows.window(calling_window)
+    return ClaimPolicy(checked_outdial, tuple(max_try_counts), retry_interval_ms, checked_window)
 
 
 def limit(value: int, field_name: str = "limit") -> int:
@@ -62,6 +69,7 @@ def is_available(target: Target, rules: ClaimPolicy, now: datetime) -> bool:
         and not target.deleted
         and slot_to_dial(target, rules) is not None
         and (target.never_tried or target.tm_update <= rules.retry_cutoff(now))
+        and (rules.window is None or windows.within(target.time_zone, rules.window, now))
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from typing import Protocol
 
 from domain.claim import ClaimPolicy
@@ -48,13 +49,17 @@ class TargetStore(Protocol):
         `current`'s status, tm_update and tm_delete; None when it does not."""
         ...
 
-    async def available(self, *, rules: ClaimPolicy, cutoff: str, limit: int) -> list[Target]: ...
+    async def available(self, *, rules: ClaimPolicy, now: datetime, limit: int) -> list[Target]:
+        """The first `limit` targets available at `now` (domain.claim.is_available), in claim
+        order, found by domain.candidates' walk."""
+        ...
 
     async def claim(
-        self, *, rules: ClaimPolicy, cutoff: str, now: str, limit: int, lease_ms: int | None
+        self, *, rules: ClaimPolicy, now: datetime, limit: int, lease_ms: int | None
     ) -> list[tuple[Target, int]]:
-        """Up to `limit` claims in claim order, each atomic with a new token (and a lease of
-        `lease_ms` when given); with the slot each one dials."""
+        """Up to `limit` claims in claim order of targets available at `now`, each atomic with a
+        new token (and a lease of `lease_ms` when given), all judged and written at that one
+        `now`; with the slot each one dials."""
         ...
 
     async def lapsed(self, *, now: str, limit: int) -> list[Target]:

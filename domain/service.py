@@ -23,6 +23,7 @@ from domain.models import (
 from domain.paging import Cursor, CursorCodec
 from domain.ports import TargetStore
 from domain.validation import TargetDraft, TargetPatch
+from domain.windows import WindowDraft
 
 StatusListener = Callable[[StatusChange], None]
 # Targets of the outdial were created or deleted (status changes go to the StatusListener).
@@ -132,12 +133,16 @@ class TargetService:
         return self._cursors.for_outdials().encode_outdial(outdial_id)
 
     async def available(
-        self, outdial_id: str, max_try_counts: Sequence[int], retry_interval_ms: int, limit: int
+        self,
+        outdial_id: str,
+        max_try_counts: Sequence[int],
+        retry_interval_ms: int,
+        limit: int,
+        calling_window: WindowDraft | None = None,
     ) -> list[Target]:
-        rules = claim.policy(outdial_id, max_try_counts, retry_interval_ms)
+        rules = claim.policy(outdial_id, max_try_counts, retry_interval_ms, calling_window)
         checked_limit = claim.limit(limit)
-        cutoff = rules.retry_cutoff(self._now())
-        return await self._store.available(rules=rules, cutoff=cutoff, limit=checked_limit)
+        return await self._store.available(rules=rules, now=self._now(), limit=checked_limit)
 
     # writes
 
@@ -322,8 +327,11 @@ class TargetService:
         max_try_counts: Sequence[int],
         retry_interval_ms: int,
         lease_ms: int | None = None,
+        calling_window: WindowDraft | None = None,
     ) -> Claimed | None:
-        claimed = await self.claim_many(outdial_id, max_try_counts, retry_interval_ms, lease_ms)
+        claimed = await self.claim_many(
+            outdial_id, max_try_counts, retry_interval_ms, lease_ms, calling_window=calling_window
+        )
         return claimed[0] if claimed else None
 
     async def claim_many(
@@ -333,18 +341,12 @@ class TargetService:
         retry_interval_ms: int,
         lease_ms: int | None = None,
         limit: int = 1,
+        calling_window: WindowDraft | None = None,
     ) -> list[Claimed]:
-        rules = claim.policy(outdial_id, max_try_counts, retry_interval_ms)
+        rules = claim.policy(outdial_id, max_try_counts, retry_interval_ms, calling_window)
         lease = leases.lease_ms(lease_ms)
         count = claim.limit(limit)
-        moment = self._now()
-        won = await self._store.claim(
-            rules=rules,
-            cutoff=rules.retry_cutoff(moment),
-            now=clock.format_time(moment),
-            limit=count,
-            lease_ms=lease,
-        )
+        won = await self._store.claim(rules=rules, now=self._now(), limit=count, lease_ms=lease)
         claimed = [Claimed(target, slot) for target, slot in won]
         for one in claimed:
             self._on_status_change(StatusChange(one.target, previous_status=Status.IDLE))

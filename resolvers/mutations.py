@@ -4,7 +4,13 @@ import strawberry
 
 from domain.models import Status
 from resolvers.context import Info, given
-from schema.inputs import CreateOutdialtargetInput, DefaultRegion, UpdateOutdialtargetInput
+from schema.inputs import (
+    CallingWindowInput,
+    CreateOutdialtargetInput,
+    DefaultRegion,
+    UpdateOutdialtargetInput,
+    window_of,
+)
 from schema.types import ClaimedOutdialtarget, Outdialtarget
 
 
@@ -65,9 +71,10 @@ async def claim_outdialtarget(
     max_try_counts: list[int],
     retry_interval_ms: int = 0,
     lease_ms: int | None = strawberry.UNSET,
+    calling_window: CallingWindowInput | None = strawberry.UNSET,
 ) -> ClaimedOutdialtarget | None:
     claimed = await info.context.service.claim(
-        outdial_id, max_try_counts, retry_interval_ms, given(lease_ms)
+        outdial_id, max_try_counts, retry_interval_ms, given(lease_ms), window_of(calling_window)
     )
     return None if claimed is None else ClaimedOutdialtarget.of(claimed)
 
@@ -79,9 +86,15 @@ async def claim_outdialtargets(
     retry_interval_ms: int = 0,
     lease_ms: int | None = strawberry.UNSET,
     limit: int = 1,
+    calling_window: CallingWindowInput | None = strawberry.UNSET,
 ) -> list[ClaimedOutdialtarget]:
     claimed = await info.context.service.claim_many(
-        outdial_id, max_try_counts, retry_interval_ms, given(lease_ms), limit
+        outdial_id,
+        max_try_counts,
+        retry_interval_ms,
+        given(lease_ms),
+        limit,
+        calling_window=window_of(calling_window),
     )
     return [ClaimedOutdialtarget.of(one) for one in claimed]
 

@@ -10,7 +10,7 @@ from domain.models import AddressType, Status
 from domain.service import TargetService
 from resolvers.context import Info, given
 from resolvers.selection import selects
-from schema.inputs import DefaultRegion
+from schema.inputs import CallingWindowInput, DefaultRegion, window_of
 from schema.types import (
     OutdialSummary,
     OutdialSummaryConnection,
@@ -125,8 +125,9 @@ async def available_outdialtargets(
     max_try_counts: list[int],
     retry_interval_ms: int = 0,
     limit: int = 1,
+    calling_window: CallingWindowInput | None = strawberry.UNSET,
 ) -> list[Outdialtarget]:
     targets = await info.context.service.available(
-        outdial_id, max_try_counts, retry_interval_ms, limit
+        outdial_id, max_try_counts, retry_interval_ms, limit, window_of(calling_window)
     )
     return [Outdialtarget.of(t) for t in targets]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import strawberry
 
-from domain import models
+from domain import models, windows
 from domain.models import SLOTS
 from domain.validation import TargetDraft, TargetPatch
 from schema.enums import AddressType
@@ -114,3 +114,31 @@ class UpdateOutdialtargetInput:
 
 def _text(value: str | None) -> str | None:
     return None if value is strawberry.UNSET else value
+
+
+@strawberry.input(description="Local hours in which a target may be called, in its own time zone.")
+class CallingWindowInput:
+    start: str = strawberry.field(
+        description="Local time HH:MM (24-hour) from which calls may start, e.g. 08:00."
+    )
+    end: str = strawberry.field(
+        description=(
+            "Local time HH:MM before which calls must start, e.g. 21:00; after start, at most "
+            "24:00."
+        )
+    )
+    default_time_zone: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "Zone of targets whose timeZone is null; without it they are not available under "
+            "the window."
+        ),
+    )
+
+    def to_domain(self) -> windows.WindowDraft:
+        return windows.WindowDraft(self.start, self.end, _text(self.default_time_zone))
+
+
+def window_of(value: CallingWindowInput | None) -> windows.WindowDraft | None:
+    """A `callingWindow` argument: None when omitted or null."""
+    return None if value is None or value is strawberry.UNSET else value.to_domain()

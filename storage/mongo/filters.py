@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from domain import destinations
-from domain.candidates import Lookup, NeverTried
+from domain.candidates import InZone, Lookup, NeverTried
 from domain.claim import ClaimPolicy
 from domain.listing import ListScope, OutdialTargets
 from domain.models import NOT_DELETED, SLOTS, AddressType, Status, Target
@@ -79,11 +79,31 @@ def never_tried_bucket(rules: ClaimPolicy, slots: Iterable[int] | None = None) -
     return query
 
 
+def in_zone(zone: InZone | None) -> Filter:
+    """A lookup's zone (indexes window_*); null matches documents without the key too."""
+    return {} if zone is None else {"time_zone": zone.name}
+
+
 def lookup(rules: ClaimPolicy, step: Lookup, cutoff: str) -> Filter:
     """One of the claim's lookups (domain.candidates), sorted by AVAILABLE_ORDER."""
     if isinstance(step, NeverTried):
-        return never_tried_bucket(rules, step.slots)
-    return tried_bucket(rules, step.slot, step.tries, cutoff)
+        return never_tried_bucket(rules, step.slots) | in_zone(step.zone)
+    return tried_bucket(rules, step.slot, step.tries, cutoff) | in_zone(step.zone)
+
+
+def zone_after(rules: ClaimPolicy, slot: int, previous: str | None) -> Filter:
+    """Candidates of `slot` with a zone name after `previous` (from the first when None), sorted
+    by ZONE_ORDER: one seek on window_slot_N finds the next zone present."""
+    bound = {"$gte": ""} if previous is None else {"$gt": previous}
+    return slot_candidates(rules, slot) | {"time_zone": bound}
+
+
+def without_zone(rules: ClaimPolicy, slot: int) -> Filter:
+    """Candidates of `slot` with no zone (null or no key), on window_slot_N."""
+    return slot_candidates(rules, slot) | {"time_zone": None}
+
+
+ZONE_ORDER = [("time_zone", 1)]
 
 
 def claimable(current: Target, slot: int) -> Filter:

@@ -56,6 +56,36 @@ INDEXES = [
         ],
         name="claim_never_tried",
     ),
+    # The claim under a calling window: the same, within one zone (domain.candidates.InZone),
+    # and the zones present, one seek each.
+    *(
+        IndexModel(
+            [
+                ("outdial_id", ASCENDING),
+                ("status", ASCENDING),
+                ("tm_delete", ASCENDING),
+                ("time_zone", ASCENDING),
+                (try_count_field(slot), ASCENDING),
+                ("tm_update", ASCENDING),
+                ("_id", ASCENDING),
+            ],
+            name=f"window_slot{slot}",
+            partialFilterExpression={f"{destination_field(slot)}.type": {"$gt": ""}},
+        )
+        for slot in SLOTS
+    ),
+    IndexModel(
+        [
+            ("outdial_id", ASCENDING),
+            ("status", ASCENDING),
+            ("tm_delete", ASCENDING),
+            ("time_zone", ASCENDING),
+            *((try_count_field(slot), ASCENDING) for slot in SLOTS),
+            ("tm_update", ASCENDING),
+            ("_id", ASCENDING),
+        ],
+        name="window_never_tried",
+    ),
     # The lapse sweep and the operator's release.
     IndexModel(
         [("status", ASCENDING), ("tm_delete", ASCENDING), ("tm_lease_expire", ASCENDING)],

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from typing import Any
 
-from domain import claim, leases
-from domain.candidates import CandidateWalk, NextTries
+from domain import claim, clock, leases
+from domain.candidates import CandidateWalk, NextTries, ZonesPresent
 from domain.claim import ClaimPolicy
 from domain.errors import IdsTaken, UnreadableTarget
 from domain.listing import ListScope
@@ -153,8 +154,8 @@ class TargetRepository:
         return None if doc is None else target_from_document(doc)
 
     @reports_outages
-    async def available(self, *, rules: ClaimPolicy, cutoff: str, limit: int) -> list[Target]:
-        return await self._candidates(rules, cutoff, limit)
+    async def available(self, *, rules: ClaimPolicy, now: datetime, limit: int) -> list[Target]:
+        return await self._candidates(rules, now, limit)
 
     @reports_outages
     async def lapsed(self, *, now: str, limit: int) -> list[Target]:
@@ -167,22 +168,24 @@ class TargetRepository:
 
     @reports_outages
     async def claim(
-        self, *, rules: ClaimPolicy, cutoff: str, now: str, limit: int, lease_ms: int | None
+        self, *, rules: ClaimPolicy, now: datetime, limit: int, lease_ms: int | None
     ) -> list[tuple[Target, int]]:
         # Claims of one outdial take turns within this process: they would all race for the same
         # first candidates. Across processes, each candidate is claimed by one compare-and-set on
         # it as it was read; one that another claimer took first is passed over for the next,
         # and the candidates are looked up again while claims are left to make.
+        written_at = clock.format_time(now)
         async with self._claim_turns.held(rules.outdial_id):
             claimed: list[tuple[Target, int]] = []
             looked_up: list[Target] = []
             while len(claimed) < limit:
-                candidates = await self._candidates(rules, cutoff, limit - len(claimed))
+                candidates = await self._candidates(rules, now, limit - len(claimed))
                 if not candidates or candidates == looked_up:
                     break  # none left, or none changed since each write on them found it changed
                 looked_up = candidates
                 for before in candidates:
-                    if (won := await self._claim_one(before, rules, now, lease_ms)) is not None:
+                    won = await self._claim_one(before, rules, written_at, lease_ms)
+                    if won is not None:
                         claimed.append(won)
             return claimed
 
@@ -198,11 +201,15 @@ class TargetRepository:
         )
         return taken if written.matched_count == 1 else None
 
-    async def _candidates(self, rules: ClaimPolicy, cutoff: str, limit: int) -> list[Target]:
-        """domain.candidates' walk, each lookup one find on a claim index."""
-        walk = CandidateWalk(rules)
+    async def _candidates(self, rules: ClaimPolicy, now: datetime, limit: int) -> list[Target]:
+        """domain.candidates' walk, each lookup one find on a claim (or window) index."""
+        cutoff = rules.retry_cutoff(now)
+        walk = CandidateWalk(rules, now)
         found: dict[str, Target] = {}
         while (step := walk.step) is not None:
+            if isinstance(step, ZonesPresent):
+                walk.zones_found(await self._zones_present(rules, step.slots))
+                continue
             if isinstance(step, NextTries):
                 walk.tries_found(await self._least_tries(rules, step))
                 continue
@@ -212,9 +219,25 @@ class TargetRepository:
             walk.found(map(claim.claim_key, targets))
         return [found[target_id] for _, target_id in walk.first(limit)]
 
+    async def _zones_present(self, rules: ClaimPolicy, slots: tuple[int, ...]) -> set[str | None]:
+        """Skips along each slot's window index from one zone name to the next."""
+        present: set[str | None] = set()
+        for slot in slots:
+            if await self._collection.find_one(filters.without_zone(rules, slot), {"_id": 1}):
+                present.add(None)
+            previous: str | None = None
+            while found := await self._collection.find_one(
+                filters.zone_after(rules, slot, previous),
+                {"time_zone": 1, "_id": 0},
+                sort=filters.ZONE_ORDER,
+            ):
+                previous = found["time_zone"]
+                present.add(previous)
+        return present
+
     async def _least_tries(self, rules: ClaimPolicy, step: NextTries) -> int | None:
-        """Skips along the slot's claim index to the next try count present."""
-        query = filters.next_tries(rules, step.slot, step.at_least)
+        """Skips along the slot's claim index (or window index) to the next try count present."""
+        query = filters.next_tries(rules, step.slot, step.at_least) | filters.in_zone(step.zone)
         by_tries = [(try_count_field(step.slot), 1)]
         while found := await self._collection.find_one(self._readable_only(query), sort=by_tries):
             target = self._unreadable.read(found)

@@ -82,6 +82,60 @@ def never_tried(slots: tuple[int, ...]) -> str:
 
 NEVER_TRIED = [never_tried((slot,)) for slot in SLOTS]
 
+# The claim's lookups under a calling window, on the slots' window indexes alone: the same as
+# above within one zone (`zone IS ?`: a name, or NULL for targets without one).
+_IN_ZONE = "outdial_id = ? AND zone IS ?"
+NEXT_TRIES_IN_ZONE = [
+    f"SELECT try{slot} FROM targets INDEXED BY window_slot{slot}"
+    f" WHERE {IDLE_WITH.format(slot=slot)} AND {_IN_ZONE} AND tried = 1"
+    f" AND try{slot} >= ? AND try{slot} < ? ORDER BY try{slot} LIMIT 1"
+    for slot in SLOTS
+]
+TRIED_IN_ZONE = [
+    f"SELECT tm_update, id FROM targets INDEXED BY window_slot{slot}"
+    f" WHERE {IDLE_WITH.format(slot=slot)} AND {_IN_ZONE} AND tried = 1 AND try{slot} = ?"
+    " AND tm_update <= ? ORDER BY tm_update, id LIMIT ?"
+    for slot in SLOTS
+]
+
+
+@cache
+def never_tried_in_zone(slots: tuple[int, ...]) -> str:
+    """never_tried within one zone (parameters: outdial id, zone or NULL, limit)."""
+    ranges = " UNION ".join(
+        f"SELECT tm_update, id FROM targets INDEXED BY window_slot{slot}"
+        f" WHERE {IDLE_WITH.format(slot=slot)} AND outdial_id = ?1 AND zone IS ?2"
+        f" AND tried = 0 AND try{slot} = 0"
+        for slot in slots
+    )
+    return f"{ranges} ORDER BY tm_update, id LIMIT ?3"
+
+
+NEVER_TRIED_IN_ZONE = [never_tried_in_zone((slot,)) for slot in SLOTS]
+
+
+def _first_zone_after(slot: int, bound: str) -> str:
+    return (
+        f"(SELECT zone FROM targets INDEXED BY window_slot{slot}"
+        f" WHERE {IDLE_WITH.format(slot=slot)} AND outdial_id = ?1 AND zone {bound}"
+        " ORDER BY zone LIMIT 1)"
+    )
+
+
+# The distinct zones of a slot's idle targets (parameter: outdial id), NULL among them when some
+# have none: a skip along the slot's window index, one seek per zone, whatever the targets.
+ZONES_PRESENT = [
+    "WITH RECURSIVE present(zone) AS ("
+    f" SELECT {_first_zone_after(slot, ">= ''")}"
+    f" UNION ALL SELECT {_first_zone_after(slot, '> present.zone')}"
+    " FROM present WHERE present.zone IS NOT NULL)"
+    " SELECT zone FROM present WHERE zone IS NOT NULL"
+    " UNION ALL SELECT NULL WHERE EXISTS (SELECT 1 FROM targets"
+    f" INDEXED BY window_slot{slot} WHERE {IDLE_WITH.format(slot=slot)} AND outdial_id = ?1"
+    " AND zone IS NULL)"
+    for slot in SLOTS
+]
+
 
 def docs_by_id(count: int) -> str:
     return f"SELECT id, doc FROM targets WHERE id IN ({', '.join('?' for _ in range(count))})"

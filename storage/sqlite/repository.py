@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 
-from domain import claim, leases
-from domain.candidates import CandidateWalk, NeverTried, NextTries, Tried
+from domain import claim, clock, leases
+from domain.candidates import CandidateWalk, Lookup, NeverTried, NextTries, ZonesPresent
 from domain.claim import ClaimKey, ClaimPolicy
 from domain.errors import IdsTaken, UnreadableTarget
 from domain.listing import ListScope, OutdialTargets
@@ -92,9 +93,9 @@ class SqliteTargetRepository:
         rows = self._database.reader.execute(query, (after or "", limit))
         return [outdial_id for (outdial_id,) in rows]
 
-    async def available(self, *, rules: ClaimPolicy, cutoff: str, limit: int) -> list[Target]:
+    async def available(self, *, rules: ClaimPolicy, now: datetime, limit: int) -> list[Target]:
         reader = self._database.reader
-        return [target_of(text) for text in _available_docs(reader, rules, cutoff, limit)]
+        return [target_of(text) for text in _available_docs(reader, rules, now, limit)]
 
     async def create(self, *, targets: Sequence[Target]) -> None:
         docs = [target_to_document(target) for target in targets]
@@ -130,15 +131,18 @@ class SqliteTargetRepository:
         return [target_of(text) for (text,) in rows]
 
     async def claim(
-        self, *, rules: ClaimPolicy, cutoff: str, now: str, limit: int, lease_ms: int | None
+        self, *, rules: ClaimPolicy, now: datetime, limit: int, lease_ms: int | None
     ) -> list[tuple[Target, int]]:
+        written_at = clock.format_time(now)
+
         # In the writer's transaction: no other write comes between the lookups and the claims.
         def write(connection: sqlite3.Connection) -> list[tuple[Target, int]]:
             claimed = []
-            for text in _available_docs(connection, rules, cutoff, limit):
+            for text in _available_docs(connection, rules, now, limit):
                 doc = document_of(text)
                 before = target_from_document(doc)
-                taken = claim.take(before, rules, now, token=leases.new_token(), lease_ms=lease_ms)
+                token = leases.new_token()
+                taken = claim.take(before, rules, written_at, token=token, lease_ms=lease_ms)
                 if taken is None:
                     continue
                 after, _ = taken
@@ -185,28 +189,62 @@ def _docs_by_id(connection: sqlite3.Connection, target_ids: Sequence[str]) -> li
 
 
 def _available_docs(
-    connection: sqlite3.Connection, rules: ClaimPolicy, cutoff: str, limit: int
+    connection: sqlite3.Connection, rules: ClaimPolicy, now: datetime, limit: int
 ) -> list[str]:
     """The first `limit` available targets in claim order, from the claim indexes alone."""
-    ids = [target_id for _, target_id in _candidate_keys(connection, rules, cutoff, limit)]
+    ids = [target_id for _, target_id in _candidate_keys(connection, rules, now, limit)]
     by_id = dict(_docs_by_id(connection, ids)) if ids else {}
     return [by_id[target_id] for target_id in ids if target_id in by_id]
 
 
 def _candidate_keys(
-    connection: sqlite3.Connection, rules: ClaimPolicy, cutoff: str, limit: int
+    connection: sqlite3.Connection, rules: ClaimPolicy, now: datetime, limit: int
 ) -> list[ClaimKey]:
-    """domain.candidates' walk, each step one query."""
+    """domain.candidates' walk, each step one query (on the window indexes within a zone)."""
     outdial = rules.outdial_id
-    walk = CandidateWalk(rules)
+    cutoff = rules.retry_cutoff(now)
+    walk = CandidateWalk(rules, now)
     while (step := walk.step) is not None:
-        match step:
-            case NeverTried(slots):
-                walk.found(connection.execute(queries.never_tried(slots), (outdial, limit)))
-            case Tried(slot, tries):
-                walk.found(connection.execute(queries.TRIED[slot], (outdial, tries, cutoff, limit)))
-            case NextTries(slot, at_least, below):
-                rows = connection.execute(queries.NEXT_TRIES[slot], (outdial, at_least, below))
-                least = rows.fetchone()
-                walk.tries_found(None if least is None else least[0])
+        if isinstance(step, ZonesPresent):
+            walk.zones_found(_zones_present(connection, outdial, step.slots))
+        elif isinstance(step, NextTries):
+            walk.tries_found(_first_value(connection.execute(*_next_tries(outdial, step))))
+        else:
+            walk.found(connection.execute(*_lookup(outdial, step, cutoff, limit)))
     return walk.first(limit)
+
+
+Query = tuple[str, tuple[object, ...]]
+
+
+def _lookup(outdial_id: str, step: Lookup, cutoff: str, limit: int) -> Query:
+    zone = step.zone
+    if isinstance(step, NeverTried):
+        if zone is None:
+            return queries.never_tried(step.slots), (outdial_id, limit)
+        return queries.never_tried_in_zone(step.slots), (outdial_id, zone.name, limit)
+    if zone is None:
+        return queries.TRIED[step.slot], (outdial_id, step.tries, cutoff, limit)
+    return queries.TRIED_IN_ZONE[step.slot], (outdial_id, zone.name, step.tries, cutoff, limit)
+
+
+def _next_tries(outdial_id: str, step: NextTries) -> Query:
+    tries = (step.at_least, step.below)
+    if step.zone is None:
+        return queries.NEXT_TRIES[step.slot], (outdial_id, *tries)
+    return queries.NEXT_TRIES_IN_ZONE[step.slot], (outdial_id, step.zone.name, *tries)
+
+
+def _first_value(rows: sqlite3.Cursor) -> int | None:
+    first = rows.fetchone()
+    return None if first is None else int(first[0])
+
+
+def _zones_present(
+    connection: sqlite3.Connection, outdial_id: str, slots: tuple[int, ...]
+) -> set[str | None]:
+    return {
+        zone
+        for slot in slots
+        for (zone,) in connection.execute(queries.ZONES_PRESENT[slot], (outdial_id,))
+    }

@@ -113,6 +113,12 @@ INDEXES = (
         f"(outdial_id, tried, try{slot}, tm_update, id) WHERE {IDLE_WITH.format(slot=slot)}"
         for slot in SLOTS
     ),
+    # The claim under a calling window: the same per zone, and the zones present, one seek each.
+    *(
+        f"CREATE INDEX IF NOT EXISTS window_slot{slot} ON targets "
+        f"(outdial_id, zone, tried, try{slot}, tm_update, id) WHERE {IDLE_WITH.format(slot=slot)}"
+        for slot in SLOTS
+    ),
 )
 
 META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"

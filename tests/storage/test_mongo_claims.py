@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from mongomock_motor import AsyncMongoMockClient
@@ -17,7 +18,7 @@ from tests.support.documents import stored_document, tid
 from tests.support.mongoeco_server import EmbeddedMongo
 
 OUTDIAL = "40bea034-1d17-474d-a5de-da00d0861c69"
-NOW = "2024-06-01 00:00:00.000000"
+NOW = datetime(2024, 6, 1, tzinfo=UTC)
 TARGETS = 15
 
 
@@ -45,9 +46,7 @@ async def test_two_instances_claiming_at_once_never_share_a_target(database: Dat
     rules = policy(OUTDIAL, [2], 0)
 
     async def claims(storage: MongoStorage, limit: int) -> list[str]:
-        won = await storage.repository.claim(
-            rules=rules, cutoff=NOW, now=NOW, limit=limit, lease_ms=None
-        )
+        won = await storage.repository.claim(rules=rules, now=NOW, limit=limit, lease_ms=None)
         return [target.id for target, slot in won]
 
     results = await asyncio.gather(

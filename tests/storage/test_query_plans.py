@@ -130,3 +130,86 @@ def test_the_never_tried_lookup_merges_its_slots_index_ranges_without_a_sort(
         assert f"INDEX claim_slot{slot} (outdial_id=? AND tried=? AND try{slot}=?)" in found, found
     assert "SCAN" not in found, found
     assert "TEMP B-TREE" not in found, found
+
+
+ZONE = "America/New_York"
+WINDOWED = [
+    pytest.param(
+        sql, args, f"INDEX window_slot{slot} (outdial_id=? AND zone=?", id=f"{name}-{slot}"
+    )
+    for slot in SLOTS
+    for zone in (ZONE, None)
+    for name, sql, args in (
+        (f"next-tries-in-{zone}", queries.NEXT_TRIES_IN_ZONE[slot], (OUTDIAL, zone, 1, 3)),
+        (f"tried-in-{zone}", queries.TRIED_IN_ZONE[slot], (OUTDIAL, zone, 1, TIME, 1)),
+        (f"never-tried-in-{zone}", queries.NEVER_TRIED_IN_ZONE[slot], (OUTDIAL, zone, 1)),
+    )
+]
+
+
+@pytest.mark.parametrize(("query", "parameters", "index"), WINDOWED)
+def test_each_lookup_within_a_zone_is_one_range_of_its_window_index(
+    connection: sqlite3.Connection, query: str, parameters: tuple[object, ...], index: str
+) -> None:
+    """A zone named or NULL (no zone) alike: the targets of other zones are never read."""
+    found = plan(connection, query, parameters)
+    assert index in found, found
+    assert "SCAN" not in found, found
+    assert "TEMP B-TREE" not in found, found
+
+
+def test_the_never_tried_lookup_within_a_zone_merges_its_slots_without_a_sort(
+    connection: sqlite3.Connection,
+) -> None:
+    found = plan(connection, queries.never_tried_in_zone(tuple(SLOTS)), (OUTDIAL, ZONE, 100))
+    assert "MERGE (UNION)" in found, found
+    for slot in SLOTS:
+        expected = f"INDEX window_slot{slot} (outdial_id=? AND zone=? AND tried=? AND try{slot}=?)"
+        assert expected in found, found
+    assert "SCAN" not in found, found
+    assert "TEMP B-TREE" not in found, found
+
+
+@pytest.mark.parametrize("slot", SLOTS)
+def test_the_zones_present_are_found_by_one_seek_each(
+    connection: sqlite3.Connection, slot: int
+) -> None:
+    """A skip along the window index: the first zone, then each next one after the last found
+    (a recursive query, whose own queue is all it scans), and one seek for targets with none."""
+    found = plan(connection, queries.ZONES_PRESENT[slot], (OUTDIAL,))
+    seeks = found.split(" / ")
+    assert (
+        seeks.count(f"SEARCH targets USING INDEX window_slot{slot} (outdial_id=? AND zone>?)") == 2
+    )
+    assert f"SEARCH targets USING INDEX window_slot{slot} (outdial_id=? AND zone=?)" in seeks
+    assert [step for step in seeks if step.startswith("SEARCH")] == [
+        step for step in seeks if "targets" in step
+    ], found
+    assert "SCAN targets" not in found, found
+    assert "TEMP B-TREE" not in found, found
+
+
+def test_the_zones_present_come_from_the_idle_targets_of_the_outdial_alone(
+    connection: sqlite3.Connection,
+) -> None:
+    rows = [
+        ("a", "idle", 1, "Asia/Seoul"),
+        ("b", "idle", 1, "Asia/Seoul"),
+        ("c", "idle", 1, None),
+        ("d", "idle", 1, "Europe/Berlin"),
+        ("e", "done", 1, "America/Chicago"),
+        ("f", "idle", 0, "America/Denver"),
+    ]
+    connection.execute("SAVEPOINT zones")
+    for key, status, live, zone in rows:
+        connection.execute(
+            "INSERT INTO targets (id, doc, readable, live, outdial_id, status, tm_create,"
+            " tm_update, tried, zone, has0, try0, has1, try1, has2, try2, has3, try3, has4, try4)"
+            " VALUES (?, '{}', 1, ?, ?, ?, ?, ?, 0, ?, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0)",
+            (key, live, OUTDIAL, status, TIME, TIME, zone),
+        )
+    found = [zone for (zone,) in connection.execute(queries.ZONES_PRESENT[0], (OUTDIAL,))]
+    assert found == ["Asia/Seoul", "Europe/Berlin", None]
+    assert list(connection.execute(queries.ZONES_PRESENT[1], (OUTDIAL,))) == []
+    connection.execute("ROLLBACK TO zones")
+    connection.execute("RELEASE zones")
