@@ -35,7 +35,8 @@ WATCH = """subscription Watch($outdialId: ID) {
   outdialtargetStatusChanged(outdialId: $outdialId) { previousStatus status target { id } } }"""
 MARK = """mutation Mark($id: ID!) {
   markOutdialtargetProgressing(id: $id, destinationIndex: 0) { status } }"""
-CREATE = "mutation Create($input: CreateOutdialtargetInput!) { createOutdialtarget(input: $input) { id } }"
+CREATE = """mutation Create($input: CreateOutdialtargetInput!) {
+  createOutdialtarget(input: $input) { id } }"""
 COUNT = "query Count($outdialId: ID!) { outdialtargetCounts(outdialId: $outdialId) { total } }"
 
 
