@@ -80,6 +80,10 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     async def respond(self, request: Request) -> Response:
         """GraphQL over HTTP: negotiate, run, then pick the status the media type calls for."""
         headers = request.headers
+        if request.method not in http.OPERATIONS:  # PUT and DELETE speak graphql-sse only
+            refused = self._refuse(405, "GraphQL over HTTP takes GET and POST.")
+            refused.headers["allow"] = "GET, POST"
+            return refused
         if (
             request.method == "GET"
             and "extensions" not in request.query_params

@@ -53,6 +53,7 @@ class EventStream:
         self._frames: asyncio.Queue[bytes] = asyncio.Queue(QUEUED_FRAMES)
         self._running: dict[str, asyncio.Task[None]] = {}
         self._finished: Lru[str, bool] = Lru(REMEMBERED_FINISHED)
+        self._ending = asyncio.Event()
 
     def __len__(self) -> int:
         return len(self._running)
@@ -71,6 +72,10 @@ class EventStream:
         if task is not None:
             task.cancel()
         return self.knows(operation_id)
+
+    def end(self) -> None:
+        """Ends the response as if complete (the server is stopping): clients reconnect."""
+        self._ending.set()
 
     def close(self) -> None:
         self.closed = True
@@ -109,16 +114,20 @@ class EventStream:
         await send({"type": "http.response.body", "body": KEEP_ALIVE, "more_body": True})
         writer = asyncio.create_task(self._write(send))
         watcher = asyncio.create_task(_until_disconnect(receive))
+        ending = asyncio.create_task(self._ending.wait())
         try:
-            await asyncio.wait((writer, watcher), return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                (writer, watcher, ending), return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             self.close()
-            for task in (writer, watcher):
+            for task in (writer, watcher, ending):
                 task.cancel()
                 with suppress(asyncio.CancelledError, OSError):
                     await task
-        if writer.done() and not writer.cancelled() and writer.exception() is None:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        if watcher not in done:
+            with suppress(OSError):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _write(self, send: Send) -> None:
         while True:

@@ -82,23 +82,29 @@ class GraphQLOverSSE:
         self._keep_alive_s = keep_alive_s
         self._max_operations = max_operations
         self._reserved: dict[str, EventStream] = {}
+        self._streaming: set[EventStream] = set()
 
     @staticmethod
     def wants(request: Request) -> bool:
         """Whether this request speaks graphql-sse rather than plain GraphQL over HTTP."""
-        return (
-            request.method in ("PUT", "DELETE")
-            or _token(request) is not None
-            or http.prefers_event_stream(request.headers.get("accept"))
+        if request.method == "PUT":  # a reservation carries no body
+            return not _has_body(request)
+        return _token(request) is not None or (
+            request.method != "DELETE" and http.prefers_event_stream(request.headers.get("accept"))
         )
+
+    def end_all(self) -> int:
+        """Ends every open stream (the server is stopping); returns how many."""
+        streams = list(self._streaming)
+        for stream in streams:
+            stream.end()
+        return len(streams)
 
     async def respond(self, request: Request) -> ASGIApp:
         if request.method == "PUT":
             return self._reserve(request)
         token = _token(request)
         if token is None:
-            if request.method == "DELETE":
-                return _refusal(404, "DELETE needs the stream's token.")
             return await self._distinct(request)
         stream = self._reserved.get(token)
         if stream is None:
@@ -123,7 +129,7 @@ class GraphQLOverSSE:
             started = _once(started.error)
         stream = EventStream(keep_alive_s=self._keep_alive_s, distinct=True)
         stream.start("", started)
-        return stream
+        return self._serving(stream)
 
     # single connection
 
@@ -149,14 +155,19 @@ class GraphQLOverSSE:
         if stream.opened:  # one connection per reservation, ever
             return _refusal(409, "This event stream is open already.")
         stream.opened = True
+        return self._serving(stream, token)
 
-        async def until_closed(scope: Scope, receive: Receive, send: Send) -> None:
+    def _serving(self, stream: EventStream, token: str | None = None) -> ASGIApp:
+        async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+            self._streaming.add(stream)
             try:
                 await stream(scope, receive, send)
             finally:
-                self._release(token)
+                self._streaming.discard(stream)
+                if token is not None:
+                    self._release(token)
 
-        return until_closed
+        return serve
 
     async def _single(self, request: Request, stream: EventStream) -> ASGIApp:
         try:
@@ -273,6 +284,11 @@ class GraphQLOverSSE:
     def _count(self, status: int, message: str, media_type: str) -> Response:
         self._view.metrics.refused("BAD_REQUEST")
         return _refusal(status, message, media_type)
+
+
+def _has_body(request: Request) -> bool:
+    headers = request.headers
+    return "transfer-encoding" in headers or headers.get("content-length", "0") != "0"
 
 
 def _token(request: Request) -> str | None:

@@ -1,9 +1,9 @@
-"""Two `serve` processes on one DATA_DIR: an SSE subscriber on one hears the other's writes
-(the embedded store's change feed brings every process every event)."""
+"""GraphQL over SSE against the real service: across processes, and when it stops."""
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import uuid
 from pathlib import Path
 
@@ -19,9 +19,17 @@ WATCH = """subscription($outdialId: ID) {
   outdialtargetStatusChanged(outdialId: $outdialId) { previousStatus status target { id } } }"""
 
 
+async def until_subscribed(client: httpx.AsyncClient) -> None:
+    async with asyncio.timeout(WAIT_S):
+        while value(await scrape(client), "outdial_subscriptions_active") != 1:
+            await asyncio.sleep(0.02)
+
+
 async def test_an_sse_subscriber_on_one_process_sees_writes_made_on_the_other(
     tmp_path: Path,
 ) -> None:
+    """Two `serve` processes on one DATA_DIR: the embedded store's change feed brings every
+    process every event."""
     env = {"DATA_DIR": str(tmp_path)}
     outdial = str(uuid.uuid4())
     with live_service(env) as reader, live_service(env) as writer:
@@ -31,9 +39,7 @@ async def test_an_sse_subscriber_on_one_process_sees_writes_made_on_the_other(
         ):
             body = {"query": WATCH, "variables": {"outdialId": outdial}}
             async with watching.stream("POST", "/graphql", json=body, headers=EVENT_STREAM) as got:
-                async with asyncio.timeout(WAIT_S):
-                    while value(await scrape(watching), "outdial_subscriptions_active") != 1:
-                        await asyncio.sleep(0.02)
+                await until_subscribed(watching)
                 created = await writing.post(
                     "/graphql",
                     json={"query": ops.CREATE, "variables": {"input": ops.new_input(outdial)}},
@@ -53,3 +59,19 @@ async def test_an_sse_subscriber_on_one_process_sees_writes_made_on_the_other(
             }
         }
     }
+
+
+async def test_a_stopping_server_ends_its_event_streams_and_exits_0(tmp_path: Path) -> None:
+    body = {"query": WATCH, "variables": {"outdialId": str(uuid.uuid4())}}
+    with live_service({"DATA_DIR": str(tmp_path)}) as service:
+        async with (
+            httpx.AsyncClient(base_url=service.url, timeout=WAIT_S) as client,
+            client.stream("POST", "/graphql", json=body, headers=EVENT_STREAM) as got,
+        ):
+            await until_subscribed(client)
+            service.process.send_signal(signal.SIGTERM)
+            events = await EventReader(got).rest(WAIT_S)  # the server ended the stream
+        assert service.process.wait(WAIT_S) == 0
+        log = service.log()
+    assert events == []
+    assert "ended 1 event stream(s)" in log
