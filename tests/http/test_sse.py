@@ -354,3 +354,34 @@ async def test_operations_per_stream_are_capped(settings: Settings) -> None:
                 for n in range(3)
             ]
     assert statuses == [202, 202, 400]
+
+
+async def test_eventsource_opens_a_reservation_by_its_token_in_the_url(
+    http: httpx.AsyncClient,
+) -> None:
+    outdial = str(uuid.uuid4())
+    token = await reserve(http)
+    params = {"token": token}
+    async with http.stream("GET", "/graphql", params=params, headers=EVENT_STREAM) as got:
+        assert (await start(http, token, "c", COUNT, outdialId=outdial)).status_code == 202
+        counted = await EventReader(got).next_event()
+    assert counted.json() == {"id": "c", "payload": {"data": {"outdialtargetCounts": {"total": 0}}}}
+
+
+@pytest.mark.parametrize(
+    ("accept", "streams"),
+    [
+        ("text/event-stream", True),
+        ("text/event-stream, application/json", True),
+        ("application/json;q=0.5, text/event-stream", True),
+        ("application/json, text/event-stream;q=0.5", False),
+        (GRAPHQL_RESPONSE, False),
+        ("*/*", False),
+    ],
+)
+async def test_the_event_stream_is_chosen_by_accept(
+    http: httpx.AsyncClient, accept: str, streams: bool
+) -> None:
+    body = {"query": COUNT, "variables": {"outdialId": str(uuid.uuid4())}}
+    answer = await http.post("/graphql", json=body, headers=writer(accept=accept))
+    assert answer.headers["content-type"].startswith("text/event-stream") is streams
