@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,12 +17,15 @@ def installed() -> Path:
     assert shutil.which("node") and shutil.which("npm"), "the node client tests need node and npm"
     lock = JS_DIR / "package-lock.json"
     stamp = JS_DIR / "node_modules" / ".package-lock.json"
-    if not stamp.exists() or stamp.stat().st_mtime < lock.stat().st_mtime:
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund"],
-            cwd=JS_DIR,
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+    # One install at a time: test workers (pytest -n) would otherwise empty each other's.
+    with (JS_DIR / ".npm-ci.lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        if not stamp.exists() or stamp.stat().st_mtime < lock.stat().st_mtime:
+            subprocess.run(
+                ["npm", "ci", "--no-audit", "--no-fund"],
+                cwd=JS_DIR,
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
     return JS_DIR
