@@ -7,7 +7,8 @@ https://github.com/enisdenjo/graphql-sse/blob/master/PROTOCOL.md
 - Single connection: PUT reserves a stream (201, the token as text); a GET with the token
   (`X-GraphQL-Event-Stream-Token`, or `?token=` for EventSource) and `Accept: text/event-stream`
   opens it; POSTs with the token start operations named by `extensions.operationId` (202),
-  whose events carry that id; DELETE `?operationId=` stops one.
+  whose events carry that id; DELETE `?operationId=` stops one. A PUT with a body or a DELETE
+  without a token is not graphql-sse: plain GraphQL over HTTP answers it 405.
 
 Operations run as over websockets, through strawberry's `Schema.stream`, so the same schema
 extensions check scopes, budgets and count metrics, and persisted operations resolve through
