@@ -6,12 +6,14 @@ event acknowledges one."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from server.settings import Settings
@@ -385,3 +387,95 @@ async def test_the_event_stream_is_chosen_by_accept(
     body = {"query": COUNT, "variables": {"outdialId": str(uuid.uuid4())}}
     answer = await http.post("/graphql", json=body, headers=writer(accept=accept))
     assert answer.headers["content-type"].startswith("text/event-stream") is streams
+
+
+BIG_EVENTS = """subscription($outdialId: ID) {
+  outdialtargetStatusChanged(outdialId: $outdialId) { status target { id data } } }"""
+SMALL_EVENTS = """subscription($outdialId: ID) {
+  outdialtargetStatusChanged(outdialId: $outdialId) { status } }"""
+SLOW_QUEUE = 300  # each round publishes 100 events in one go, so more than that
+
+
+async def stalled_stream(
+    url: str, body: dict[str, Any]
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """An SSE request from a client that reads nothing: a small receive buffer, left alone
+    (the writer is kept: dropping it would close the connection)."""
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+    reader, writer = await asyncio.open_connection(sock=sock, limit=4096)
+    payload = orjson.dumps(body)
+    head = (
+        f"POST /graphql HTTP/1.1\r\nhost: {host}\r\nauthorization: Bearer {WRITE_TOKEN}\r\n"
+        f"accept: text/event-stream\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(payload)}\r\n\r\n"
+    )
+    writer.write(head.encode() + payload)
+    await writer.drain()
+    return reader, writer
+
+
+async def attempts(http: httpx.AsyncClient, targets: list[str], count: int) -> None:
+    """`count` failed attempts, round robin over the targets: 2 * count status changes."""
+    fields = []
+    for n in range(count):
+        target = targets[n % len(targets)]
+        fields.append(
+            f'm{n}: markOutdialtargetProgressing(id: "{target}", destinationIndex: 0) {{ id }}'
+        )
+        fields.append(f'r{n}: updateOutdialtargetStatus(id: "{target}", status: IDLE) {{ id }}')
+    answer = await http.post(
+        "/graphql", json={"query": "mutation {" + " ".join(fields) + "}"}, headers=writer()
+    )
+    assert "errors" not in answer.json()
+
+
+async def test_a_stalled_subscriber_is_ended_too_slow_and_delays_no_one() -> None:
+    settings = Settings(auth_tokens=CREDENTIALS, subscription_queue_size=SLOW_QUEUE)
+    outdial = str(uuid.uuid4())
+    async with served(settings) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
+        inputs = [ops.new_input(outdial, data="x" * 16_000) for _ in range(10)]
+        created = await http.post(
+            "/graphql",
+            json={"query": ops.CREATE_MANY, "variables": {"inputs": inputs}},
+            headers=writer(),
+        )
+        targets = [t["id"] for t in created.json()["data"]["createOutdialtargets"]]
+        stalled, kept = await stalled_stream(
+            url, {"query": BIG_EVENTS, "variables": {"outdialId": outdial}}
+        )
+        small = {"query": SMALL_EVENTS, "variables": {"outdialId": outdial}}
+        async with distinct(http, small) as healthy:
+            await until_active(http, 2)
+            heard: list[str] = []
+
+            async def hear() -> None:
+                while True:
+                    event = await healthy.next_event(30)
+                    heard.append(event.json()["data"]["outdialtargetStatusChanged"]["status"])
+
+            hearing = asyncio.create_task(hear())
+            published = 0
+            while await active(http) == 2:
+                assert published < 5000, "the stalled subscriber was never ended"
+                await attempts(http, targets, 50)
+                published += 100
+            assert await active(http) == 1  # the healthy one goes on
+            await attempts(http, targets, 50)
+            published += 100
+            async with asyncio.timeout(10):
+                while len(heard) < published:
+                    await asyncio.sleep(0.01)
+            hearing.cancel()
+        assert published > SLOW_QUEUE
+        assert heard == ["PROGRESSING", "IDLE"] * (published // 2)
+        async with asyncio.timeout(10):
+            rest = b""
+            while not rest.endswith(b"0\r\n\r\n"):  # the end of its chunked body
+                rest += await stalled.read(65536)
+        kept.close()
+    assert b'"code":"SUBSCRIBER_TOO_SLOW"' in rest
+    assert rest.count(b"event: complete") == 1
