@@ -95,7 +95,7 @@ def create_app(
 
     app = Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", graphql, methods=["GET", "POST", "PUT", "DELETE"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
@@ -115,6 +115,8 @@ def create_app(
         ],
         lifespan=lifespan,
     )
-    # The server closes these with 1001 when it stops (server.serving.shutdown.GracefulServer).
+    # The server closes these with 1001 when it stops (server.serving.shutdown.GracefulServer),
+    # and ends the SSE streams.
+    websockets.also_end(graphql.sse.end_all)
     app.state.websockets = websockets
     return app

@@ -237,13 +237,15 @@ ENVIRONMENT = (
     Variable("MAX_BODY_BYTES", "request body and websocket message size"),
     Variable("MAX_RESULT_ITEMS", "list items one request could return"),
     Variable("MAX_CREATES_PER_REQUEST", "targets the mutations of one request could create"),
-    Variable("MAX_SUBSCRIPTIONS_PER_CONNECTION", "operations running at once on one websocket"),
+    Variable(
+        "MAX_SUBSCRIPTIONS_PER_CONNECTION", "operations at once on one websocket or SSE stream"
+    ),
     Variable("CONNECTION_INIT_TIMEOUT_MS", "time a websocket has to send connection_init"),
     Variable("REQUEST_HEADERS_TIMEOUT_MS", "time a connection has to send its request headers"),
     Variable("REQUEST_BODY_TIMEOUT_MS", "time a request has to send its body"),
     Variable("SUBSCRIPTION_QUEUE_SIZE", "events a subscriber may fall behind before it is ended"),
     Variable("LEASE_SWEEP_INTERVAL_MS", "how often lapsed claims are moved back to IDLE"),
-    Variable("KEEP_ALIVE_INTERVAL_S", "websocket keep-alive interval"),
+    Variable("KEEP_ALIVE_INTERVAL_S", "websocket and SSE keep-alive interval"),
     Variable("FORWARDED_ALLOW_IPS", "proxies trusted to set X-Forwarded-For and -Proto"),
     Variable("PERSISTED_QUERIES_CACHE_SIZE", "persisted operations kept parsed, by hash"),
     Variable("PERSISTED_QUERY_CACHE_CONTROL", "Cache-Control of persisted queries over GET"),

@@ -25,10 +25,13 @@ from server.http.execution import Answer, Operations
 from server.http.graphiql import STATIC_PATH, graphiql_html
 from server.http.persisted import PersistedQueries
 from server.http.request import read_request
+from server.http.sse import GraphQLOverSSE
 from server.http.websocket import LegacyWSHandler, TransportWSHandler, WebSocketAdapter
 from server.observability.metrics import Metrics
 from server.runtime import Runtime
 from server.settings import NO_STORE
+
+KEEP_ALIVE_S = 15.0
 
 
 class GraphQLEndpoint(GraphQL[Context, None]):
@@ -53,6 +56,12 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.metrics = metrics
         self.operations = Operations(schema, persisted, metrics, budget)
         self.cache_control = cache_control
+        self.sse = GraphQLOverSSE(
+            self,
+            schema,
+            keep_alive_s=self.keep_alive_interval or KEEP_ALIVE_S,
+            max_operations=self.max_subscriptions_per_connection,
+        )
         self.page = graphiql_html(
             graphql_path="/graphql", static_path=STATIC_PATH, trusted_only=persisted.trusted_only
         )
@@ -61,12 +70,20 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        response = await self.respond(_Request(scope, receive))
+        request = _Request(scope, receive)
+        if self.sse.wants(request):
+            await (await self.sse.respond(request))(scope, receive, send)
+            return
+        response = await self.respond(request)
         await response(scope, receive, send)
 
     async def respond(self, request: Request) -> Response:
         """GraphQL over HTTP: negotiate, run, then pick the status the media type calls for."""
         headers = request.headers
+        if request.method not in http.OPERATIONS:  # PUT and DELETE speak graphql-sse only
+            refused = self._refuse(405, "GraphQL over HTTP takes GET and POST.")
+            refused.headers["allow"] = "GET, POST"
+            return refused
         if (
             request.method == "GET"
             and "extensions" not in request.query_params

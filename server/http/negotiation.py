@@ -17,6 +17,7 @@ from engine import Lru
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
+EVENT_STREAM = "text/event-stream"
 
 # A request error (no `data`) answered in the GraphQL response media type: its status by code.
 _REQUEST_ERROR_STATUS = {
@@ -77,6 +78,21 @@ def _negotiate(accept: str | None) -> str | NotAcceptable:
         return NotAcceptable(f"This endpoint answers {GRAPHQL_RESPONSE} or {JSON} only.")
     # Higher quality wins, then a named type over a wildcard, then the one listed first.
     return max(candidates, key=lambda candidate: candidate[:2])[2]
+
+
+def prefers_event_stream(accept: str | None) -> bool:
+    """Whether Accept asks for text/event-stream (graphql-sse, server.http.sse) at least as much
+    as for anything else."""
+    if accept is None or EVENT_STREAM not in accept.lower():
+        return False
+    qualities: dict[str, float] = {}
+    for item in accept.split(","):
+        media_type, parameters = _parse(item)
+        qualities[media_type] = max(
+            qualities.get(media_type, 0.0), _quality(parameters.get("q", "1"))
+        )
+    wanted = qualities.pop(EVENT_STREAM, 0.0)
+    return wanted > 0 and all(wanted >= quality for quality in qualities.values())
 
 
 def is_json_body(content_type: str | None) -> bool:

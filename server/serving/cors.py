@@ -16,8 +16,13 @@ def cors(origins: Sequence[str]) -> list[Middleware]:
         Middleware(
             CORSMiddleware,
             allow_origins=list(origins),
-            allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "Accept"],
+            allow_methods=["GET", "POST", "PUT", "DELETE"],  # PUT, DELETE: graphql-sse
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Accept",
+                "X-GraphQL-Event-Stream-Token",
+            ],
             max_age=600,
         )
     ]

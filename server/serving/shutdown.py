@@ -53,7 +53,12 @@ class OpenWebSockets:
 
     def __init__(self) -> None:
         self._open: set[_OpenWebSocket] = set()
+        self._event_streams: list[Callable[[], int]] = []
         self.closing = False
+
+    def also_end(self, event_streams: Callable[[], int]) -> None:
+        """Server-Sent Events streams to end as well: `event_streams()` ends them, says how many."""
+        self._event_streams.append(event_streams)
 
     def add(self, connection: _OpenWebSocket) -> None:
         self._open.add(connection)
@@ -64,6 +69,9 @@ class OpenWebSockets:
     async def close_all(self) -> int:
         """Close every open websocket with 1001 and refuse new ones; returns how many."""
         self.closing = True
+        ended = sum(end() for end in self._event_streams)
+        if ended:
+            logger.info("ended %d event stream(s)", ended)
         return sum([await connection.go_away() for connection in list(self._open)])
 
 

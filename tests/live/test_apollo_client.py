@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -19,28 +18,12 @@ from tests.support import operations as ops
 from tests.support.api import OUTDIAL
 from tests.support.hardening import WRITE_TOKEN, bearer
 from tests.support.live_server import REPO_ROOT, live_service
+from tests.support.node import installed
 
-JS_DIR = REPO_ROOT / "tests" / "js"
 CACHE_CONTROL = "public, max-age=30"
 MISS = "PERSISTED_QUERY_NOT_FOUND"
 
 pytestmark = pytest.mark.node
-
-
-def installed() -> Path:
-    """tests/js/node_modules as package-lock.json pins it; `npm ci` only when it is not."""
-    assert shutil.which("node") and shutil.which("npm"), "the Apollo Client test needs node and npm"
-    lock = JS_DIR / "package-lock.json"
-    stamp = JS_DIR / "node_modules" / ".package-lock.json"
-    if not stamp.exists() or stamp.stat().st_mtime < lock.stat().st_mtime:
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund"],
-            cwd=JS_DIR,
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
-    return JS_DIR
 
 
 def test_apollo_clients_persisted_queries_miss_once_then_hit_over_post_and_get(
