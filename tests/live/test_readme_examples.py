@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import httpx
 import pytest
 from graphql import OperationDefinitionNode, OperationType, parse, print_ast
 
+from domain import windows
 from tests.support.live_server import REPO_ROOT, LiveService, live_service
 
 DEMO_OUTDIAL = "40bea034-1d17-474d-a5de-da00d0861c69"
@@ -114,3 +116,27 @@ def test_the_workers_loop_claims_renews_and_reports_a_demo_target(
 
     assert post(demo_service, filled(renew))["renewOutdialtargetClaim"]["leaseExpiresAt"]
     assert post(demo_service, filled(report))["updateOutdialtargetStatus"] == {"status": "DONE"}
+
+
+def test_the_windowed_claim_hands_out_only_targets_inside_their_hours(
+    demo_service: LiveService,
+) -> None:
+    (claim,) = readme_operations("### Calling lawfully: a claim with a calling window")
+    hours = windows.window(windows.WindowDraft("08:00", "21:00", "America/New_York"))
+    before = datetime.now(UTC)
+    claimed = post(demo_service, claim)["claimOutdialtarget"]
+    after = datetime.now(UTC)
+    if claimed is None:  # nothing callable now: every demo target is outside its hours
+        assert not windows.within(None, hours, before) or not windows.within(None, hours, after)
+    else:
+        zone = claimed["target"]["timeZone"]
+        assert windows.within(zone, hours, before) or windows.within(zone, hours, after)
+
+
+def test_the_national_number_example_stores_what_the_readme_says(
+    demo_service: LiveService,
+) -> None:
+    create, lookup = readme_operations("## Time zones and numbers as people write them")
+    created = post(demo_service, create)["createOutdialtarget"]
+    assert created == {"destination0": {"target": "+821012345678"}, "timeZone": "Asia/Seoul"}
+    assert post(demo_service, lookup)["outdialtargetsByDestination"]["totalCount"] >= 1
