@@ -27,6 +27,7 @@ from server.http.persisted import PersistedQueries
 from server.http.request import read_request
 from server.http.websocket import LegacyWSHandler, TransportWSHandler, WebSocketAdapter
 from server.observability.metrics import Metrics
+from server.observability.traces import OperationTracing
 from server.runtime import Runtime
 from server.settings import NO_STORE
 
@@ -44,6 +45,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         persisted: PersistedQueries,
         metrics: Metrics,
         budget: Budget | None = None,
+        tracing: OperationTracing | None = None,
         cache_control: str = NO_STORE,
         **options: Any,
     ) -> None:
@@ -51,7 +53,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.authenticator = authenticator
         self.persisted = persisted
         self.metrics = metrics
-        self.operations = Operations(schema, persisted, metrics, budget)
+        self.operations = Operations(schema, persisted, metrics, budget, tracing)
         self.cache_control = cache_control
         self.page = graphiql_html(
             graphql_path="/graphql", static_path=STATIC_PATH, trusted_only=persisted.trusted_only
