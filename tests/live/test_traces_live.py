@@ -137,9 +137,17 @@ def test_the_otlp_exporter_sends_the_spans_to_the_collector_the_endpoint_names(
     assert services == {"dialer-api"}
 
 
-@pytest.mark.parametrize("exporter", [None, "none"])
+@pytest.mark.parametrize(
+    "otel",
+    [
+        {},
+        {"OTEL_TRACES_EXPORTER": "none"},
+        {"OTEL_TRACES_EXPORTER": "console", "OTEL_SDK_DISABLED": "true"},
+    ],
+    ids=["unset", "none", "sdk-disabled"],
+)
 def test_without_an_exporter_serving_never_imports_opentelemetry(
-    tmp_path: Path, exporter: str | None
+    tmp_path: Path, otel: dict[str, str]
 ) -> None:
     """So `make run`, which installs no extra, serves untraced."""
     program = (
@@ -150,7 +158,7 @@ def test_without_an_exporter_serving_never_imports_opentelemetry(
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'opentelemetry'}))\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    env |= {"PYTHONPATH": str(REPO_ROOT)} | ({"OTEL_TRACES_EXPORTER": exporter} if exporter else {})
+    env |= {"PYTHONPATH": str(REPO_ROOT)} | otel
     done = subprocess.run(
         [sys.executable, "-c", program],
         cwd=tmp_path,
