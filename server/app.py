@@ -92,26 +92,26 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with (
-            open_store() as opened,
-            Runtime.running(
-                settings,
-                opened,
-                on_status_change=metrics.status_changed,
-                on_claim=metrics.claim_finished,
-                now=now,
-                store=None if traces is None else traces.store(opened),
-            ) as runtime,
-        ):
-            app.state.runtime = runtime
-            metrics.watch(runtime.broker)
-            opened.unreadable.listen(metrics.unreadable_found)
-            await opened.report_unreadable()
-            try:
+        try:
+            async with (
+                open_store() as opened,
+                Runtime.running(
+                    settings,
+                    opened,
+                    on_status_change=metrics.status_changed,
+                    on_claim=metrics.claim_finished,
+                    now=now,
+                    store=None if traces is None else traces.store(opened),
+                ) as runtime,
+            ):
+                app.state.runtime = runtime
+                metrics.watch(runtime.broker)
+                opened.unreadable.listen(metrics.unreadable_found)
+                await opened.report_unreadable()
                 yield
-            finally:
-                if traces is not None:
-                    traces.close()
+        finally:
+            if traces is not None:
+                traces.close()  # once the lease sweep has stopped: its last spans go too
 
     app = Starlette(
         routes=[
