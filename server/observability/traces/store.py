@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
@@ -98,19 +99,17 @@ class TracedStore:
         with self._span("replace"):
             return await self._store.replace(current=current, after=after)
 
-    async def available(self, *, rules: ClaimPolicy, cutoff: str, limit: int) -> list[Target]:
+    async def available(self, *, rules: ClaimPolicy, now: datetime, limit: int) -> list[Target]:
         with self._span("available") as span:
-            found = await self._store.available(rules=rules, cutoff=cutoff, limit=limit)
+            found = await self._store.available(rules=rules, now=now, limit=limit)
             span.set_attribute(RETURNED_ROWS, len(found))
             return found
 
     async def claim(
-        self, *, rules: ClaimPolicy, cutoff: str, now: str, limit: int, lease_ms: int | None
+        self, *, rules: ClaimPolicy, now: datetime, limit: int, lease_ms: int | None
     ) -> list[tuple[Target, int]]:
         with self._span("claim") as span:
-            claimed = await self._store.claim(
-                rules=rules, cutoff=cutoff, now=now, limit=limit, lease_ms=lease_ms
-            )
+            claimed = await self._store.claim(rules=rules, now=now, limit=limit, lease_ms=lease_ms)
             span.set_attribute(RETURNED_ROWS, len(claimed))
             return claimed
 
