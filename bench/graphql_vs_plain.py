@@ -59,10 +59,11 @@ OUTDIAL = "7d0f6b1e-3c55-4e61-9a0e-2b8c4f1d9a37"
 PAGE_SIZE = 100
 JSON = "application/json"
 
-GET_TARGET = f"query Target($id: ID!) {{ outdialtarget(id: $id) {{ {TARGET_FIELDS} }} }}"
+FIELDS = f"{TARGET_FIELDS} timeZone"  # every field of the stored document the plain side sends
+GET_TARGET = f"query Target($id: ID!) {{ outdialtarget(id: $id) {{ {FIELDS} }} }}"
 GET_PAGE = f"""query Page($outdialId: ID!) {{
   outdialtargets(outdialId: $outdialId, first: {PAGE_SIZE}) {{
-    edges {{ cursor node {{ {TARGET_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }}"""
+    edges {{ cursor node {{ {FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }}"""
 
 
 # the plain side: the service's own reads, the stored document shape (storage.documents), orjson

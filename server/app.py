@@ -24,6 +24,7 @@ from server.http.persisted import PersistedQueries
 from server.observability.health import healthz, readyz
 from server.observability.metrics import Metrics
 from server.observability.requestlog import OperationNames, RequestLog
+from server.observability.traces import TracingFactory, from_environment
 from server.runtime import Runtime
 from server.serving.cors import cors
 from server.serving.shutdown import OpenWebSockets, TrackWebSockets
@@ -38,17 +39,30 @@ StorageOpener = Callable[[], AbstractAsyncContextManager[Storage]]
 
 
 def create_app(
-    settings: Settings, *, storage: StorageOpener | None = None, now: Clock = utc_now
+    settings: Settings,
+    *,
+    storage: StorageOpener | None = None,
+    now: Clock = utc_now,
+    tracing: TracingFactory = from_environment,
 ) -> Starlette:
-    """The ASGI app; tests inject how to open the store (else settings decide) and the clock."""
+    """The ASGI app; tests inject how to open the store (else settings decide), the clock and
+    the tracing (else the OTEL_* variables decide)."""
     open_store = storage or partial(open_storage, settings)
+    traces = tracing()
     metrics = Metrics()
     websockets = OpenWebSockets()
     authenticator = Authenticator(settings.auth_tokens)
     authenticator.warn_if_open()
     budget = request_budget(settings)
+    traced = [] if traces is None else [traces.extension()]
     schema = build_schema(
-        extensions=[metrics.extension(), OperationNames, ScopeCheck, lambda: RequestBudget(budget)],
+        extensions=[
+            *traced,
+            metrics.extension(),
+            OperationNames,
+            ScopeCheck,
+            lambda: RequestBudget(budget),
+        ],
         hide_suggestions=not settings.introspection,
         rules=document_limits(settings),
     )
@@ -66,6 +80,7 @@ def create_app(
         persisted=persisted,
         metrics=metrics,
         budget=budget,
+        tracing=traces,
         cache_control=settings.persisted_query_cache_control,
         keep_alive=True,
         keep_alive_interval=settings.keep_alive_interval_s,
@@ -77,21 +92,26 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with (
-            open_store() as opened,
-            Runtime.running(
-                settings,
-                opened,
-                on_status_change=metrics.status_changed,
-                on_claim=metrics.claim_finished,
-                now=now,
-            ) as runtime,
-        ):
-            app.state.runtime = runtime
-            metrics.watch(runtime.broker)
-            opened.unreadable.listen(metrics.unreadable_found)
-            await opened.report_unreadable()
-            yield
+        try:
+            async with (
+                open_store() as opened,
+                Runtime.running(
+                    settings,
+                    opened,
+                    on_status_change=metrics.status_changed,
+                    on_claim=metrics.claim_finished,
+                    now=now,
+                    store=None if traces is None else traces.store(opened),
+                ) as runtime,
+            ):
+                app.state.runtime = runtime
+                metrics.watch(runtime.broker)
+                opened.unreadable.listen(metrics.unreadable_found)
+                await opened.report_unreadable()
+                yield
+        finally:
+            if traces is not None:
+                traces.close()  # once the lease sweep has stopped: its last spans go too
 
     app = Starlette(
         routes=[
@@ -103,6 +123,7 @@ def create_app(
             Mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="graphiql-static"),
         ],
         middleware=[
+            *([] if traces is None else [traces.middleware()]),
             Middleware(RequestLog),
             *cors(settings.cors_origins),
             Middleware(

@@ -14,6 +14,7 @@ from domain.errors import DatabaseUnavailable
 from domain.events import Broker
 from domain.models import StatusChange
 from domain.paging import CursorCodec
+from domain.ports import TargetStore
 from domain.service import ClaimListener, StatusListener, TargetService
 from server.settings import Settings
 from storage.backend import Storage
@@ -37,12 +38,14 @@ class Runtime:
         on_status_change: StatusListener = lambda change: None,
         on_claim: ClaimListener = lambda claimed: None,
         now: clock.Clock = clock.utc_now,
+        store: TargetStore | None = None,
     ) -> AsyncIterator[Runtime]:
-        """`on_status_change` and `on_claim` hear what this instance does (metrics)."""
+        """`on_status_change` and `on_claim` hear what this instance does (metrics); `store`
+        is what the service calls instead of `storage.repository` (traced)."""
         broker = Broker(queue_size=settings.subscription_queue_size)
         async with storage.feed_changes(broker) as streaming:
             service = TargetService(
-                storage.repository,
+                storage.repository if store is None else store,
                 cursors=CursorCodec(settings.cursor_secret.encode()),
                 # With a change stream every change, ours included, arrives through it.
                 on_status_change=_both(on_status_change, _ignore if streaming else broker.publish),

@@ -28,6 +28,7 @@ from server.http.request import read_request
 from server.http.sse import GraphQLOverSSE
 from server.http.websocket import LegacyWSHandler, TransportWSHandler, WebSocketAdapter
 from server.observability.metrics import Metrics
+from server.observability.traces import OperationTracing
 from server.runtime import Runtime
 from server.settings import NO_STORE
 
@@ -47,6 +48,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         persisted: PersistedQueries,
         metrics: Metrics,
         budget: Budget | None = None,
+        tracing: OperationTracing | None = None,
         cache_control: str = NO_STORE,
         **options: Any,
     ) -> None:
@@ -54,7 +56,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.authenticator = authenticator
         self.persisted = persisted
         self.metrics = metrics
-        self.operations = Operations(schema, persisted, metrics, budget)
+        self.operations = Operations(schema, persisted, metrics, budget, tracing)
         self.cache_control = cache_control
         self.sse = GraphQLOverSSE(
             self,

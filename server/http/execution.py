@@ -30,8 +30,9 @@ from server.guards.auth import scope_refusal
 from server.guards.budget import Budget
 from server.http import negotiation as http
 from server.http.persisted import BAD_REQUEST, MissingQuery, PersistedQueries, Refused
-from server.observability.metrics import Metrics, outcome_of
+from server.observability.metrics import UNKNOWN_TYPE, Metrics, outcome_of
 from server.observability.requestlog import note_operation
+from server.observability.traces import NO_SPAN, OperationSpan, OperationTracing
 
 _SUBSCRIPTION_OVER_HTTP = "Subscriptions need a websocket (graphql-transport-ws)."
 
@@ -49,25 +50,35 @@ class Operations:
         persisted: PersistedQueries,
         metrics: Metrics,
         budget: Budget | None = None,
+        tracing: OperationTracing | None = None,
     ) -> None:
         self._schema = schema
         self._graphql_schema = engine.graphql_schema_of(schema)
         self._persisted = persisted
         self._metrics = metrics
         self._budget = budget
+        self._tracing = tracing
 
     async def run(self, request: GraphQLRequestData, context: Context, method: str) -> Answer:
+        if self._tracing is None:
+            return await self._answer(request, context, method, NO_SPAN)
+        with self._tracing.operation() as span:
+            return await self._answer(request, context, method, span)
+
+    async def _answer(
+        self, request: GraphQLRequestData, context: Context, method: str, span: OperationSpan
+    ) -> Answer:
         # Before anything, so strangers learn and register nothing.
         if unauthenticated := scope_refusal(context.scope):
-            self._metrics.refused(unauthenticated.code, request.operation_name)
+            self._refused(span, unauthenticated.code, request.operation_name)
             return Answer(http.request_error(unauthenticated))
         try:
             resolved = self._persisted.resolve(request.query, request.extensions)
         except MissingQuery as missing:
-            self._metrics.refused(BAD_REQUEST, request.operation_name)
+            self._refused(span, BAD_REQUEST, request.operation_name)
             raise HTTPException(400, "No GraphQL query found in the request.") from missing
         except Refused as refused:
-            self._metrics.refused(refused.code, request.operation_name)
+            self._refused(span, refused.code, request.operation_name)
             return Answer(ExecutionResult(None, [refused.error]), persisted=True)
         started = time.perf_counter()
         name = request.operation_name or _name_of(resolved.prepared)
@@ -82,9 +93,14 @@ class Operations:
             note_operation(name)
         errors = result.errors or []
         self._metrics.finished(name, kind, errors, outcome, time.perf_counter() - started)
+        span.finished(name=name, kind=kind, outcome=outcome)
         if status is not None and result.errors:
             raise HTTPException(status, result.errors[0].message)
         return Answer(result, resolved.persisted)
+
+    def _refused(self, span: OperationSpan, code: str, name: str | None) -> None:
+        self._metrics.refused(code, name)
+        span.finished(name=name, kind=UNKNOWN_TYPE, outcome=code)
 
     async def _run(
         self, prepared: Prepared, request: GraphQLRequestData, context: Context, method: str

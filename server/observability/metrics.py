@@ -203,10 +203,17 @@ class OperationMetrics(SchemaExtension):
 
     def _record(self, seconds: float, failure: BaseException | None) -> None:
         context = self.execution_context
-        kind = _operation_type(context)
-        errors = _errors(context)
-        outcome = _outcome(kind, errors, failure)
+        kind, errors, outcome = operation_summary(context, failure)
         self._metrics.finished(context.operation_name, kind, errors, outcome, seconds)
+
+
+def operation_summary(
+    context: ExecutionContext, failure: BaseException | None
+) -> tuple[str, list[GraphQLError], str]:
+    """An operation strawberry ran: its type, its errors and its outcome."""
+    kind = _operation_type(context)
+    errors = _errors(context)
+    return kind, errors, _outcome(kind, errors, failure)
 
 
 def _operation_type(context: ExecutionContext) -> str:

@@ -12,6 +12,7 @@ import uvicorn
 
 from domain.events import Broker
 from server.app import StorageOpener, create_app
+from server.observability.traces import TracingFactory
 from server.serving.shutdown import GracefulServer
 from server.settings import Settings
 from tests.support.hardening import mock_storage
@@ -36,10 +37,11 @@ class InProcessServer:
 @asynccontextmanager
 async def in_process_server(
     storage: StorageOpener = mock_storage,
+    tracing: TracingFactory = lambda: None,
 ) -> AsyncIterator[InProcessServer]:
-    """The app under uvicorn on this test's loop (on mongomock unless `storage` says otherwise):
-    its broker is in reach."""
-    app = create_app(Settings(), storage=storage)
+    """The app under uvicorn on this test's loop (on mongomock unless `storage` says otherwise;
+    untraced unless `tracing` says otherwise): its broker is in reach."""
+    app = create_app(Settings(), storage=storage, tracing=tracing)
     port = free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_config=None, ws_per_message_deflate=False
