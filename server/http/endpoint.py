@@ -63,6 +63,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             schema,
             keep_alive_s=self.keep_alive_interval or KEEP_ALIVE_S,
             max_operations=self.max_subscriptions_per_connection,
+            tracing=tracing,
         )
         self.page = graphiql_html(
             graphql_path="/graphql", static_path=STATIC_PATH, trusted_only=persisted.trusted_only

@@ -44,7 +44,8 @@ from server.http.event_stream import EventStream
 from server.http.persisted import PersistedQueries
 from server.http.request import read_request
 from server.http.websocket import over_cap, resolve_persisted
-from server.observability.metrics import Metrics
+from server.observability.metrics import UNKNOWN_TYPE, Metrics
+from server.observability.traces import OperationTracing
 
 TOKEN_HEADER = "x-graphql-event-stream-token"
 TOKEN_PARAM = "token"
@@ -77,8 +78,10 @@ class GraphQLOverSSE:
         *,
         keep_alive_s: float,
         max_operations: int | None,
+        tracing: OperationTracing | None = None,
     ) -> None:
         self._view = view
+        self._tracing = tracing
         self._schema = schema
         self._keep_alive_s = keep_alive_s
         self._max_operations = max_operations
@@ -264,7 +267,14 @@ class GraphQLOverSSE:
     def _count_refused(self, refused: _Refused, data: GraphQLRequestData) -> _Refused:
         code = (refused.error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED")
         self._view.metrics.refused(str(code), data.operation_name)
+        self._trace_refusal(str(code), data.operation_name)
         return refused
+
+    def _trace_refusal(self, code: str, name: str | None = None) -> None:
+        """Refused before strawberry runs it: a span of its own, as plain HTTP gives one."""
+        if self._tracing is not None:
+            with self._tracing.operation() as span:
+                span.finished(name=name, kind=UNKNOWN_TYPE, outcome=code)
 
     @staticmethod
     def _refused(refused: _Refused, media_type: str = http.JSON) -> Response:
@@ -277,6 +287,7 @@ class GraphQLOverSSE:
         refusal = scope_refusal(None)
         assert refusal is not None
         self._view.metrics.refused(refusal.code)
+        self._trace_refusal(refusal.code)
         body = {"errors": [{"message": refusal.message, "extensions": refusal.extensions}]}
         response = Response(orjson.dumps(body), 401, media_type=http.content_type(media_type))
         response.headers["www-authenticate"] = "Bearer"
@@ -284,6 +295,7 @@ class GraphQLOverSSE:
 
     def _count(self, status: int, message: str, media_type: str) -> Response:
         self._view.metrics.refused("BAD_REQUEST")
+        self._trace_refusal("BAD_REQUEST")
         return _refusal(status, message, media_type)
 
 

@@ -19,12 +19,13 @@ from tests.support.api import OUTDIAL
 from tests.support.backends import Backend
 from tests.support.in_process import InProcessServer, in_process_server, until
 from tests.support.operations import CLAIM, CREATE, GET, new_input, tel
+from tests.support.sse_client import EVENT_STREAM, EventReader
 from tests.support.ws_client import PROTOCOLS, GraphQLWebSocket, errors_of
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER_SPAN = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{TRACE_ID}-{CALLER_SPAN}-01"
-TRANSPORTS = ["http", *PROTOCOLS]
+TRANSPORTS = ["http", "sse", *PROTOCOLS]
 
 # Values only the variables carry: none may reach a span.
 SECRETS = {
@@ -64,6 +65,15 @@ async def run(
             body = {"query": query, "variables": variables}
             answer: dict[str, Any] = (await client.post(url, json=body)).json()
             return answer
+    if transport == "sse":
+        url = f"http://127.0.0.1:{server.port}/graphql"
+        body = {"query": query, "variables": variables}
+        async with (
+            httpx.AsyncClient(headers=(headers or {}) | EVENT_STREAM) as client,
+            client.stream("POST", url, json=body) as response,
+        ):
+            result: dict[str, Any] = (await EventReader(response).next_event()).json()
+            return result
     async with GraphQLWebSocket.connect(
         server.ws_url, transport, additional_headers=headers or {}
     ) as ws:
@@ -203,3 +213,19 @@ async def test_a_subscription_is_one_span_until_it_completes(
     assert span.attributes is not None
     assert span.attributes["graphql.operation.name"] == "Watch"
     assert span.attributes["outdial.graphql.outcome"] == "ok"
+
+
+@pytest.mark.mock_only
+async def test_an_sse_request_refused_before_it_runs_is_a_span_too(
+    server: InProcessServer, exporter: InMemorySpanExporter
+) -> None:
+    url = f"http://127.0.0.1:{server.port}/graphql"
+    params = {"query": 'mutation { deleteOutdialtarget(id: "x") { id } }'}
+    async with httpx.AsyncClient(headers=EVENT_STREAM) as client:
+        refused = await client.get(url, params=params)
+    assert refused.status_code == 405
+
+    (span,) = await operation_spans(exporter, 1)
+    assert span.attributes is not None
+    assert span.attributes["outdial.graphql.outcome"] not in ("", "ok")
+    assert span.status.status_code is StatusCode.ERROR
