@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TextIO
 
 from cli.importer import Checking, ImportResult, Progress, UnusableFile
-from cli.sources import JSON_LINES, Chunk, Incoming, Source
+from cli.sources import JSON_LINES, Chunk, Incoming, Refused, Source
 from domain import clock
 from storage.sqlite import bulk
 from storage.sqlite.bulk import BatchSizer, BulkLoader, Prepared
@@ -42,7 +42,8 @@ class Checked:
     index: int
     lines: int = 0
     bad: list[tuple[int, str]] = field(default_factory=list)
-    # (number, id) of every good record, in order, and those of its records stored already.
+    # (number, id) of every record with an id, in order, and those of its records stored
+    # already.
     ids: list[tuple[int, str]] = field(default_factory=list)
     already: set[int] = field(default_factory=set)
 
@@ -62,15 +63,17 @@ class ChunkChecker:
         good: list[tuple[int, Incoming]] = []
         for number, record in self._source.records(self._path, chunk, self._now):
             checked.lines += 1
-            if isinstance(record, str):
-                checked.bad.append((number, record))
+            if isinstance(record, Refused):
+                checked.bad.append((number, record.reason))
+                if record.target_id is not None:
+                    checked.ids.append((number, record.target_id))
             else:
                 good.append((number, record))
+                checked.ids.append((number, record.target.id))
         found = bulk.stored(self._database, [incoming.target.id for _, incoming in good])
         prepared = []
         for number, incoming in good:
             target_id = incoming.target.id
-            checked.ids.append((number, target_id))
             if target_id not in found:
                 prepared.append((number, bulk.prepare(incoming.target)))
                 continue

@@ -23,7 +23,7 @@ import orjson
 
 from cli.csv_columns import ColumnMap
 from cli.importer import UnusableFile
-from cli.sources import BadLine, Chunk, Incoming, Record
+from cli.sources import BadLine, Chunk, Incoming, Record, Refused
 from domain import validation
 from domain.errors import BadUserInput
 from domain.models import NOT_DELETED, SLOTS, Address, AddressType, Status, Target
@@ -139,7 +139,7 @@ class CsvRows:
                 except StopIteration:
                     return
                 except csv.Error as error:
-                    yield number, f"not CSV: {error}"
+                    yield number, Refused(f"not CSV: {error}")
                     continue
                 if any(cell.strip() for cell in row):
                     yield number, self._record(row, now)
@@ -156,17 +156,19 @@ class CsvRows:
             "content (changed since it was imported?): left as it is"
         )
 
-    def _record(self, row: list[str], now: str) -> Incoming | str:
+    def _record(self, row: list[str], now: str) -> Incoming | Refused:
+        key = None
         try:
-            return self.incoming(row, now)
+            if len(row) != self.width:
+                raise BadLine(f"has {len(row)} cells where the header row has {self.width}")
+            key = self._key(row)
+            return self.incoming(row, now, key)
         except BadLine as error:
-            return str(error)
+            return Refused(str(error), None if key is None else self._key_id(key))
 
-    def incoming(self, row: list[str], now: str) -> Incoming:
-        """The target of one row, checked as createOutdialtargets checks an input."""
-        if len(row) != self.width:
-            raise BadLine(f"has {len(row)} cells where the header row has {self.width}")
-        key = self._key(row)
+    def incoming(self, row: list[str], now: str, key: str | None) -> Incoming:
+        """The target of a row of the header's width, checked as createOutdialtargets checks
+        an input; its id derived from `key`, or without one from its content."""
         texts = {field: _text(row, cell) for field, cell in self.texts}
         destinations: list[Address | None] = [None] * len(SLOTS)
         for destination in self.destinations:
@@ -187,7 +189,8 @@ class CsvRows:
             checked = validation.draft(draft, "row")
         except BadUserInput as error:
             raise BadLine(self._named(error)) from None
-        return Incoming(self._target(checked, key, now), zone_given=checked.zone_given)
+        target_id = self._key_id(key) if key is not None else self._content_id(checked)
+        return Incoming(_target(target_id, checked, now), zone_given=checked.zone_given)
 
     def _key(self, row: list[str]) -> str | None:
         if self.key is None:
@@ -197,21 +200,16 @@ class CsvRows:
             raise BadLine(f"{self.key.column}: empty, and every row needs its key")
         return key
 
-    def _target(self, draft: validation.TargetDraft, key: str | None, now: str) -> Target:
-        return Target(
-            id=str(uuid.uuid5(self.namespace, _id_name(draft, key))),
-            outdial_id=draft.outdial_id,
-            name=draft.name,
-            detail=draft.detail,
-            data=draft.data,
-            status=Status.IDLE,
-            destinations=draft.destinations,
-            try_counts=_NO_TRIES,
-            tm_create=now,
-            tm_update=now,
-            tm_delete=NOT_DELETED,
-            time_zone=draft.time_zone,
-        )
+    def _key_id(self, key: str) -> str:
+        return str(uuid.uuid5(self.namespace, f"key:{key}"))
+
+    def _content_id(self, draft: validation.TargetDraft) -> str:
+        """From the row's content as it is stored, its zone only when the row gives one (a
+        derived zone may change with libphonenumber's data)."""
+        destinations = [None if d is None else [d.type.value, d.target] for d in draft.destinations]
+        zone = draft.time_zone if draft.zone_given else None
+        content = orjson.dumps([draft.name, draft.detail, draft.data, zone, destinations])
+        return str(uuid.uuid5(self.namespace, f"row:{content.decode()}"))
 
     def _named(self, error: BadUserInput) -> str:
         """The create rule a row broke, naming the column it broke it in."""
@@ -232,15 +230,21 @@ class CsvRows:
         return f"{columns[0]} is" if len(columns) == 1 else f"{_listed(columns)} are all"
 
 
-def _id_name(draft: validation.TargetDraft, key: str | None) -> str:
-    """What a row's id is derived from: its key, or else its content as it is stored (a zone
-    only when the row gives one: a derived zone may change with libphonenumber's data)."""
-    if key is not None:
-        return f"key:{key}"
-    destinations = [None if d is None else [d.type.value, d.target] for d in draft.destinations]
-    zone = draft.time_zone if draft.zone_given else None
-    content = [draft.name, draft.detail, draft.data, zone, destinations]
-    return "row:" + orjson.dumps(content).decode()
+def _target(target_id: str, draft: validation.TargetDraft, now: str) -> Target:
+    return Target(
+        id=target_id,
+        outdial_id=draft.outdial_id,
+        name=draft.name,
+        detail=draft.detail,
+        data=draft.data,
+        status=Status.IDLE,
+        destinations=draft.destinations,
+        try_counts=_NO_TRIES,
+        tm_create=now,
+        tm_update=now,
+        tm_delete=NOT_DELETED,
+        time_zone=draft.time_zone,
+    )
 
 
 def _text(row: list[str], cell: Cell) -> str:

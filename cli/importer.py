@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from cli.sources import JSON_LINES, Incoming, Record, Source
+from cli.sources import JSON_LINES, Incoming, Record, Refused, Source
 from domain import clock
 from domain.models import Target
 from domain.ports import TargetStore
@@ -179,8 +179,9 @@ async def _check_file(
 
     for number, record in source.records(path, None, now):
         checking.counted(1)
-        if isinstance(record, str):
-            checking.reject(number, record)
+        if isinstance(record, Refused):
+            repeated = record.target_id and checking.repeated(number, record.target_id)
+            checking.reject(number, repeated or record.reason)
             continue
         repeated = checking.repeated(number, record.target.id)
         if repeated is not None:
@@ -201,8 +202,8 @@ def _batches(
     for number, record in records:
         if number in left_out:
             continue
-        if isinstance(record, str):
-            raise UnusableFile(f"changed while it was imported ({noun} {number}: {record})")
+        if isinstance(record, Refused):
+            raise UnusableFile(f"changed while it was imported ({noun} {number}: {record.reason})")
         if not batch:
             first = number
         batch.append(record.target)

@@ -64,8 +64,17 @@ class Incoming:
         return draft.describes(stored)
 
 
-# A record's number and its target, or the reason it has none.
-Record = tuple[int, Incoming | str]
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A bad record: why, and its target's id when it has one all the same (a CSV row's key
+    gives it), so that a later record with the same id is found out too."""
+
+    reason: str
+    target_id: str | None = None
+
+
+# A record's number and its target, or why it has none.
+Record = tuple[int, Incoming | Refused]
 
 
 class Source(Protocol):
@@ -121,7 +130,7 @@ class JsonLines:
             try:
                 yield number, self.incoming(text, now)
             except BadLine as error:
-                yield number, str(error)
+                yield number, Refused(str(error))
 
     def incoming(self, text: bytes, now: str) -> Incoming:
         """The target one line describes, checked like createOutdialtargets checks its inputs."""
