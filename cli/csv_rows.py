@@ -186,7 +186,7 @@ class CsvRows:
             zone_given=bool(zone),
         )
         try:
-            checked = validation.draft(draft, "row")
+            checked = validation.draft(draft, "row", default_region=self.default_region)
         except BadUserInput as error:
             raise BadLine(self._named(error)) from None
         target_id = self._key_id(key) if key is not None else self._content_id(checked)

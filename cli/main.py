@@ -417,8 +417,14 @@ def _columns(raw: str) -> ColumnMap:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _region(raw: str) -> str:
-    return raw
+def _region(raw: str) -> str | None:
+    from domain.errors import BadUserInput
+    from domain.phones import default_region
+
+    try:
+        return default_region(raw)
+    except BadUserInput as error:
+        raise argparse.ArgumentTypeError(error.rule) from None
 
 
 def _whole(low: int, high: int) -> Callable[[str], int]:

@@ -141,7 +141,7 @@ class JsonLines:
         if not isinstance(doc, dict):
             raise BadLine(f"not a JSON object: {_JSON_KINDS.get(type(doc), 'a value')}")
         try:
-            target = target_from_input(doc, now=now)
+            target = target_from_input(doc, now=now, default_region=self.default_region)
         except UnreadableDocument as error:
             raise BadLine(str(error)) from None
         return Incoming(target, zone_given="time_zone" in doc)

@@ -11,7 +11,7 @@ import pytest
 
 from storage.sqlite.database import FILE_NAME
 from tests.support.csv_files import COLUMNS, OUTDIAL, import_csv, row, write_csv
-from tests.support.import_files import run, stored
+from tests.support.import_files import document, run, stored, write_lines
 
 
 def by_name(data_dir: Path) -> dict[str, dict[str, Any]]:
@@ -318,3 +318,91 @@ def test_time_zones_given_in_a_column_or_derived_from_the_first_placed_number(
         "customer 5": None,
         "customer 6": "US/Eastern",
     }
+
+
+def test_national_numbers_are_read_in_the_default_region_and_stored_in_e164(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_csv(
+        tmp_path / "campaign.csv",
+        row(1, Mobile="010-1234-5678", Office="02-312-3456"),
+        row(2, Mobile="010-12"),
+        row(3, Mobile="+1 (212) 555-0100"),
+    )
+
+    assert import_csv(path, "--default-region", "kr") == 1
+    assert "row 3: Mobile: not a valid number for region KR" in capsys.readouterr().err
+    assert import_csv(path, "--default-region", "KR", "--skip-bad") == 0
+
+    targets = by_name(data_dir)
+    assert targets["customer 1"]["destination_0"] == tel("+821012345678")
+    assert targets["customer 1"]["destination_1"] == tel("+8223123456")
+    assert targets["customer 1"]["time_zone"] == "Asia/Seoul"
+    assert targets["customer 3"]["destination_0"] == tel("+12125550100"), "+ needs no region"
+    assert targets["customer 3"]["time_zone"] == "America/New_York"
+
+
+def test_the_same_numbers_written_otherwise_are_the_same_targets(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without a key column, a row's id comes from its numbers as stored: the list exported
+    again from another tool, in another format, creates nothing twice."""
+    us = ("--default-region", "US")
+    first = write_csv(
+        tmp_path / "a.csv", row(1, Mobile="(415) 555-0100"), row(2, Mobile="+1 613 555 0100")
+    )
+    assert import_csv(first, *us) == 0
+    capsys.readouterr()
+    again = write_csv(
+        tmp_path / "b.csv", row(1, Mobile="+14155550100"), row(2, Mobile="613.555.0100")
+    )
+
+    assert import_csv(again, *us) == 0
+
+    assert "2 target(s) stored already, as given: left alone" in capsys.readouterr().err
+    targets = by_name(data_dir)
+    assert [targets[f"customer {n}"]["destination_0"]["target"] for n in (1, 2)] == [
+        "+14155550100",
+        "+16135550100",  # a Canadian number, written nationally with US
+    ]
+    assert targets["customer 2"]["time_zone"] == "America/Toronto"
+
+
+def test_without_a_default_region_a_national_number_is_a_bad_row(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert import_csv(write_csv(tmp_path / "a.csv", row(1, Mobile="010-1234-5678"))) == 1
+    assert "row 2: Mobile: must be + followed by 7 to 15 digits (E.164)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("region", ["ZZ", "", "Korea"])
+def test_a_region_libphonenumber_does_not_know_is_a_usage_error(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str], region: str
+) -> None:
+    with pytest.raises(SystemExit) as finished:
+        import_csv(write_csv(tmp_path / "a.csv", row(1)), "--default-region", region)
+    assert finished.value.code == 2
+    assert "argument --default-region: must be a region code libphonenumber supports" in (
+        capsys.readouterr().err
+    )
+    assert not data_dir.exists()
+
+
+def test_json_lines_read_national_numbers_in_the_default_region_too(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    national = {"type": "tel", "target": "010-1234-5678"}
+    lines = [
+        document(1, destination_0=national),
+        document(2, destination_1={"type": "tel", "target": "10-1234"}),
+    ]
+    path = write_lines(tmp_path / "in.jsonl", lines)
+
+    assert run("import", str(path), "--default-region", "KR", "--skip-bad") == 0
+
+    assert (
+        "line 2: destination_1.target: not a valid number for region KR" in capsys.readouterr().err
+    )
+    (only,) = stored(data_dir).values()
+    assert only["destination_0"]["target"] == "+821012345678"
+    assert only["time_zone"] == "Asia/Seoul"
