@@ -4,13 +4,15 @@ twice."""
 
 from __future__ import annotations
 
+import io
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from storage.sqlite.database import FILE_NAME
-from tests.support.csv_files import COLUMNS, OUTDIAL, import_csv, row, write_csv
+from tests.support.csv_files import COLUMNS, HEADER, OUTDIAL, import_csv, row, write_csv
 from tests.support.import_files import document, run, stored, write_lines
 
 
@@ -406,3 +408,19 @@ def test_json_lines_read_national_numbers_in_the_default_region_too(
     (only,) = stored(data_dir).values()
     assert only["destination_0"]["target"] == "+821012345678"
     assert only["time_zone"] == "Asia/Seoul"
+
+
+def test_a_list_on_standard_input_is_read_with_format_csv(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = f"\ufeff{HEADER}\r\n{row(1)}\r\n{row(2, Mobile='')}\r\n"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+
+    assert import_csv(Path("-"), "--format", "csv", "--skip-bad") == 0
+
+    assert capsys.readouterr().err.splitlines() == [
+        "row 3: no destination (Mobile, Office, Email are all empty)",
+        "imported 1 of 1 targets (100%)",
+        "imported 1 target(s) from standard input, skipped 1 bad row(s)",
+    ]
+    assert list(by_name(data_dir)) == ["customer 1"]
