@@ -104,7 +104,9 @@ def write_campaign(rows: Path, lines: Path, size: int) -> None:
                     destinations=(*phones, Address(AddressType.EMAIL, cells[6]), None, None),
                 )
             )
-            del doc["time_zone"]  # derived from the mobile, as for the CSV rows
+            # Derived from the mobile, and created at the import's time, as the CSV rows are.
+            for key in ("time_zone", "tm_create", "tm_update"):
+                del doc[key]
             jsonl_out.write(orjson.dumps(doc) + b"\n")
 
 
