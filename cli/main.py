@@ -118,7 +118,9 @@ def _parser() -> argparse.ArgumentParser:
         help="read phone numbers written without + in this region's national format "
         "(KR, US, ...), stored in E.164",
     )
-    load.add_argument("--outdial", type=_uuid, help="CSV: the outdial of every row (required)")
+    load.add_argument(
+        "--outdial", type=_uuid, metavar="ID", help="CSV: the outdial of every row (required)"
+    )
     load.add_argument(
         "--columns",
         type=_columns,
