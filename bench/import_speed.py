@@ -1,12 +1,16 @@
 """How fast does `outdial-graphql import` load the embedded store, and what does a service on the
 same DATA_DIR feel meanwhile?
 
-    python -m bench.import_speed [--sizes 100000,1000000] [--live] [--seconds 10]
+    python -m bench.import_speed [--sizes 100000,1000000] [--csv] [--live] [--seconds 10]
 
 For each size: a file of stored documents in one outdial (bench.scale's targets: 90% exhausted,
 the rest idle, progressing and done) is imported into an empty DATA_DIR by the real command, in
 a process of its own; printed: wall time, rate, CPU seconds of the import and its workers, and
 how long checking and writing took (from its progress lines).
+
+With --csv, the same size of new targets of a campaign list (a name, a company, notes, a mobile,
+an office number and an email each) is imported twice side by side, as a CSV list with its
+columns mapped and as JSON lines of stored documents; printed: both times and their ratio.
 
 With --live, a service (`outdial-graphql serve`) runs on the same DATA_DIR, holding another
 outdial of targets: 4 readers (single-target reads) and 4 dialers (claim, then report IDLE) keep
@@ -18,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
+import dataclasses
 import os
 import resource
 import statistics
@@ -25,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,7 +40,8 @@ from pathlib import Path
 import httpx
 import orjson
 
-from bench.scale import MAX_TRIES, make_target
+from bench.scale import MAX_TRIES, OUTDIAL, make_target
+from domain.models import Address, AddressType, Status
 from storage.documents import target_to_document
 from tests.support.live_server import REPO_ROOT, live_service
 
@@ -42,6 +50,10 @@ LIVE_TARGETS = 20_000
 GET = "query($id: ID!) { outdialtarget(id: $id) { id status tryCount0 } }"
 CLAIM = f"""mutation {{ claimOutdialtarget(outdialId: "{LIVE_OUTDIAL}", maxTryCounts: [{MAX_TRIES}])
   {{ target {{ id }} }} }}"""
+CSV_COLUMNS = (
+    "name=Name,detail=Company,data=Notes,destination0=tel:Mobile,destination1=tel:Office,"
+    "destination2=email:Email"
+)
 REPORT = "mutation($id: ID!) { updateOutdialtargetStatus(id: $id, status: IDLE) { status } }"
 
 
@@ -67,13 +79,44 @@ class Imported:
     last_lines: list[str]
 
 
-def run_import(path: Path, data_dir: Path) -> Imported:
+def write_campaign(rows: Path, lines: Path, size: int) -> None:
+    """`size` new targets, as a CSV list (CSV_COLUMNS) and as JSON lines of stored documents."""
+    with rows.open("w", newline="") as csv_out, lines.open("wb") as jsonl_out:
+        writer = csv.writer(csv_out)
+        writer.writerow(["CustomerId", "Name", "Company", "Notes", "Mobile", "Office", "Email"])
+        for n in range(size):
+            cells = [f"C{n}", f"customer {n}", f"company {n % 997}", '{"crm": 1}']
+            cells += [f"+8210{n:08d}", f"+8223{n % 10_000_000:07d}", f"c{n}@example.com"]
+            writer.writerow(cells)
+            phones = [Address(AddressType.TEL, number) for number in cells[4:6]]
+            # The ids the CSV import derives from the key: the same targets, in the same order
+            # of the primary key (sequential ids would be written faster).
+            target_id = str(uuid.uuid5(uuid.UUID(OUTDIAL), f"key:{cells[0]}"))
+            doc = target_to_document(
+                dataclasses.replace(
+                    make_target(n),
+                    id=target_id,
+                    name=cells[1],
+                    detail=cells[2],
+                    data=cells[3],
+                    status=Status.IDLE,
+                    try_counts=(0, 0, 0, 0, 0),
+                    destinations=(*phones, Address(AddressType.EMAIL, cells[6]), None, None),
+                )
+            )
+            # Derived from the mobile, and created at the import's time, as the CSV rows are.
+            for key in ("time_zone", "tm_create", "tm_update"):
+                del doc[key]
+            jsonl_out.write(orjson.dumps(doc) + b"\n")
+
+
+def run_import(path: Path, data_dir: Path, *options: str) -> Imported:
     """The real command in a process of its own; its progress lines timed as they come."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     checked_at = 0.0
     process = subprocess.Popen(
-        [sys.executable, "-m", "cli", "import", str(path)],
+        [sys.executable, "-m", "cli", "import", str(path), *options],
         cwd=REPO_ROOT,
         env=dict(os.environ) | {"DATA_DIR": str(data_dir), "PYTHONPATH": str(REPO_ROOT)},
         stderr=subprocess.PIPE,
@@ -182,6 +225,21 @@ def _report(size: int, done: Imported) -> str:
     )
 
 
+def csv_beside_json_lines(size: int) -> list[str]:
+    with data_dir() as work:
+        rows, lines = work / "campaign.csv", work / "campaign.jsonl"
+        write_campaign(rows, lines, size)
+        csv_options = ("--outdial", OUTDIAL, "--columns", CSV_COLUMNS, "--key-column", "CustomerId")
+        as_csv = run_import(rows, work / "csv", *csv_options)
+        as_lines = run_import(lines, work / "jsonl")
+    return [
+        _report(size, as_csv) + ", a CSV list",
+        _report(size, as_lines) + ", the same targets as JSON lines",
+        f"  ratio CSV / JSON lines: {as_csv.seconds / as_lines.seconds:.2f} (wall time), "
+        f"{as_csv.cpu / as_lines.cpu:.2f} (CPU)",
+    ]
+
+
 async def beside_service(lines: Path, size: int, seconds: float) -> list[str]:
     with data_dir() as work:
         live = work / "live.jsonl"
@@ -205,6 +263,8 @@ async def run(args: argparse.Namespace) -> None:
             lines = files / "targets.jsonl"
             write_file(lines, size)
             _say(alone(lines, size))
+            if args.csv:
+                _say("\n".join(csv_beside_json_lines(size)))
             if args.live:
                 _say("\n".join(await beside_service(lines, size, args.seconds)))
 
@@ -217,6 +277,9 @@ def _say(text: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.import_speed", description=__doc__)
     parser.add_argument("--sizes", type=_sizes, default=[100_000, 1_000_000])
+    parser.add_argument(
+        "--csv", action="store_true", help="also a CSV list beside the same JSON lines"
+    )
     parser.add_argument("--live", action="store_true", help="also beside a running service")
     parser.add_argument("--seconds", type=float, default=10.0, help="service alone, measured")
     asyncio.run(run(parser.parse_args()))

@@ -1,16 +1,15 @@
 """`outdial-graphql import` into the embedded store, at speed and beside a running service.
 
-The same checks as cli.importer, all of them before anything is written, but the lines are read
-on every core: worker processes read chunks of the file, check each line, look its id up in the
-database and spool the rows each good line will be written as (in the temporary directory, as
-standard input is). Then the loader (storage.sqlite.bulk) writes the rows of the lines that
+The same checks as cli.importer, all of them before anything is written, but the records are read
+on every core: worker processes read chunks of the file, check each record, look its id up in the
+database and spool the rows each good record will be written as (in the temporary directory, as
+standard input is). Then the loader (storage.sqlite.bulk) writes the rows of the records that
 passed, in short transactions.
 """
 
 from __future__ import annotations
 
 import asyncio
-import codecs
 import marshal
 import multiprocessing
 import os
@@ -22,37 +21,18 @@ from itertools import islice
 from pathlib import Path
 from typing import TextIO
 
-from cli.importer import (
-    CHECK_PROGRESS_EVERY,
-    BadLine,
-    ImportResult,
-    Progress,
-    UnusableFile,
-    target_from_line,
-)
+from cli.importer import Checking, ImportResult, Progress, UnusableFile
+from cli.sources import JSON_LINES, Chunk, Incoming, Refused, Source
 from domain import clock
-from domain.models import Target
-from domain.validation import TargetDraft
 from storage.sqlite import bulk
 from storage.sqlite.bulk import BatchSizer, BulkLoader, Prepared
 
-# Lines a worker checks at a time, and the file size from which workers are worth starting.
+# Records a worker checks at a time.
 CHUNK_LINES = 5_000
-PARALLEL_FROM_BYTES = 8 * 1024 * 1024
 _MAX_WORKERS = 8
 # Between two transactions the file's write lock is left free this long, so that a service
 # waiting for it (it tries again every few milliseconds) takes it before the next one.
 PAUSE_S = 0.01
-
-
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    """Lines first_number... of the file, bytes start to end."""
-
-    index: int
-    start: int
-    end: int
-    first_number: int
 
 
 @dataclass(slots=True)
@@ -62,7 +42,8 @@ class Checked:
     index: int
     lines: int = 0
     bad: list[tuple[int, str]] = field(default_factory=list)
-    # (line, id) of every good line, in order, and those of its lines stored already as given.
+    # (number, id) of every record with an id, in order, and those of its records stored
+    # already.
     ids: list[tuple[int, str]] = field(default_factory=list)
     already: set[int] = field(default_factory=set)
 
@@ -70,35 +51,37 @@ class Checked:
 class ChunkChecker:
     """Checks chunks of one file against one database; one per worker process."""
 
-    def __init__(self, path: Path, database: Path, spool: Path, now: str) -> None:
+    def __init__(self, path: Path, source: Source, database: Path, spool: Path, now: str) -> None:
         self._path = path
+        self._source = source
         self._database = bulk.open_reader(database)
         self._spool = spool
         self._now = now
 
     def __call__(self, chunk: Chunk) -> Checked:
         checked = Checked(chunk.index)
-        good: list[tuple[int, Target]] = []
-        for number, text in _lines_of(self._path, chunk):
+        good: list[tuple[int, Incoming]] = []
+        for number, record in self._source.records(self._path, chunk, self._now):
             checked.lines += 1
-            try:
-                good.append((number, target_from_line(text, self._now)))
-            except BadLine as error:
-                checked.bad.append((number, str(error)))
-        found = bulk.stored(self._database, [target.id for _, target in good])
+            if isinstance(record, Refused):
+                checked.bad.append((number, record.reason))
+                if record.target_id is not None:
+                    checked.ids.append((number, record.target_id))
+            else:
+                good.append((number, record))
+                checked.ids.append((number, record.target.id))
+        found = bulk.stored(self._database, [incoming.target.id for _, incoming in good])
         prepared = []
-        for number, target in good:
-            checked.ids.append((number, target.id))
-            if target.id not in found:
-                prepared.append((number, bulk.prepare(target)))
+        for number, incoming in good:
+            target_id = incoming.target.id
+            if target_id not in found:
+                prepared.append((number, bulk.prepare(incoming.target)))
                 continue
-            stored = found[target.id]
-            if stored is not None and _draft_of(target).describes(stored):
+            stored = found[target_id]
+            if stored is not None and incoming.describes(stored):
                 checked.already.add(number)
             else:
-                checked.bad.append(
-                    (number, f"id {target.id} is taken by another target in the database")
-                )
+                checked.bad.append((number, self._source.taken(target_id)))
         with spool_file(self._spool, chunk.index).open("wb") as out:
             marshal.dump(prepared, out)
         return checked
@@ -115,74 +98,73 @@ async def import_into_sqlite(
     path: Path,
     database: Path,
     *,
+    source: Source = JSON_LINES,
     skip_bad: bool = False,
     batch_size: int | None = None,
     progress: TextIO,
     workers: int | None = None,
     chunk_lines: int = CHUNK_LINES,
 ) -> ImportResult:
-    """Check every line, then write the good ones unless a bad one forbids it. `batch_size`
+    """Check every record, then write the good ones unless a bad one forbids it. `batch_size`
     targets a transaction, or as many as take about BatchSizer.SECONDS; `workers` processes
-    check the lines (by default one per core for a large file, none for a small one)."""
+    check the records (by default one per core for a large file, none for a small one)."""
     with tempfile.TemporaryDirectory(prefix="outdial-import-") as spool_dir:
         spool = Path(spool_dir)
         now = clock.format_time(clock.utc_now())
-        count = _worker_count(path) if workers is None else workers
-        chunks = _chunks(path, chunk_lines)
-        result, spooled = _check(chunks, path, database, spool, now, count, progress)
+        count = _worker_count(path, source) if workers is None else workers
+        checker = (path, source, database, spool, now)
+        chunks = source.chunks(path, chunk_lines)
+        result, spooled = _check(chunks, checker, count, source, progress)
         if not result.lines:
-            raise UnusableFile("is empty: no lines to import")
+            raise UnusableFile(f"is empty: no {source.noun}s to import")
         if result.bad and not skip_bad:
-            progress.write(f"{len(result.bad):,} bad line(s): nothing imported\n")
+            progress.write(f"{len(result.bad):,} bad {source.noun}(s): nothing imported\n")
             return result
         if result.already:
             stored = len(result.already)
             progress.write(f"{stored:,} target(s) stored already, as given: left alone\n")
         rows = _spooled(spool, spooled, result.bad.keys() | result.already)
         good = result.lines - len(result.bad) - len(result.already)
-        await _write(rows, database, result, good, BatchSizer(fixed=batch_size), progress)
+        reporting = Progress(progress, result, good, source.noun)
+        await _write(rows, database, reporting, BatchSizer(fixed=batch_size))
     return result
+
+
+_CheckerArguments = tuple[Path, Source, Path, Path, str]
 
 
 def _check(
     chunks: Iterator[Chunk],
-    path: Path,
-    database: Path,
-    spool: Path,
-    now: str,
+    checker: _CheckerArguments,
     workers: int,
+    source: Source,
     progress: TextIO,
 ) -> tuple[ImportResult, int]:
-    """What every line is (bad, stored already, or to write), and how many chunks were spooled."""
-    result = ImportResult()
-    first_seen: dict[str, int] = {}
+    """What every record is (bad, stored already, or to write), and how many chunks were
+    spooled."""
+    checking = Checking(source, progress)
+    result = checking.result
     spooled = 0
-    shown = 0
-    with _Checking(path, database, spool, now, workers) as check:
+    with _Checking(checker, workers) as check:
         for checked in check(chunks):
             spooled += 1
-            result.lines += checked.lines
             rejected = dict(checked.bad)
             for number, target_id in checked.ids:
-                if target_id in first_seen:
-                    rejected[number] = f"id {target_id} already on line {first_seen[target_id]}"
-                else:
-                    first_seen[target_id] = number
+                repeated = checking.repeated(number, target_id)
+                if repeated is not None:
+                    rejected[number] = repeated
             for number in sorted(rejected):
-                result.bad[number] = rejected[number]
-                progress.write(f"line {number}: {rejected[number]}\n")
+                checking.reject(number, rejected[number])
             result.already |= checked.already - rejected.keys()
-            while result.lines - shown >= CHECK_PROGRESS_EVERY:
-                shown += CHECK_PROGRESS_EVERY
-                progress.write(f"checked {shown:,} lines\n")
+            checking.counted(checked.lines)
     return result, spooled
 
 
 class _Checking:
     """A function checking chunks in order: in worker processes, or here for a small file."""
 
-    def __init__(self, path: Path, database: Path, spool: Path, now: str, workers: int) -> None:
-        self._arguments = (path, database, spool, now)
+    def __init__(self, arguments: _CheckerArguments, workers: int) -> None:
+        self._arguments = arguments
         self._workers = workers
         self._pool: multiprocessing.pool.Pool | None = None
         self._checker: ChunkChecker | None = None
@@ -208,9 +190,9 @@ class _Checking:
 _worker_checker: ChunkChecker | None = None
 
 
-def _start_worker(path: Path, database: Path, spool: Path, now: str) -> None:
+def _start_worker(path: Path, source: Source, database: Path, spool: Path, now: str) -> None:
     global _worker_checker  # one checker per worker process
-    _worker_checker = ChunkChecker(path, database, spool, now)
+    _worker_checker = ChunkChecker(path, source, database, spool, now)
 
 
 def _check_in_worker(chunk: Chunk) -> Checked:
@@ -218,38 +200,10 @@ def _check_in_worker(chunk: Chunk) -> Checked:
     return _worker_checker(chunk)
 
 
-def _worker_count(path: Path) -> int:
-    if path.stat().st_size < PARALLEL_FROM_BYTES:
+def _worker_count(path: Path, source: Source) -> int:
+    if path.stat().st_size < source.parallel_from_bytes:
         return 1
     return max(1, min(_MAX_WORKERS, os.process_cpu_count() or 1))
-
-
-def _chunks(path: Path, size: int) -> Iterator[Chunk]:
-    """The file cut into chunks of `size` lines, found by one quick pass."""
-    index = start = offset = 0
-    first = number = 1
-    with path.open("rb") as lines:
-        for number, text in enumerate(lines, start=1):
-            offset += len(text)
-            if number - first + 1 == size:
-                yield Chunk(index, start, offset, first)
-                index, start, first = index + 1, offset, number + 1
-    if offset > start:
-        yield Chunk(index, start, offset, first)
-
-
-def _lines_of(path: Path, chunk: Chunk) -> Iterator[tuple[int, bytes]]:
-    """The chunk's non-blank lines with their 1-based line numbers (a UTF-8 byte order mark
-    left out), as cli.importer reads the file."""
-    with path.open("rb") as file:
-        file.seek(chunk.start)
-        text = file.read(chunk.end - chunk.start)
-    # Lines end at b"\n" alone, as when the file is read line by line (a lone b"\r" is text).
-    for number, line in enumerate(text.split(b"\n"), start=chunk.first_number):
-        if number == 1:
-            line = line.removeprefix(codecs.BOM_UTF8)
-        if line.strip():
-            yield number, line
 
 
 def _spooled(spool: Path, chunks: int, left_out: Container[int]) -> Iterator[tuple[int, Prepared]]:
@@ -260,16 +214,10 @@ def _spooled(spool: Path, chunks: int, left_out: Container[int]) -> Iterator[tup
 
 
 async def _write(
-    rows: Iterator[tuple[int, Prepared]],
-    database: Path,
-    result: ImportResult,
-    good: int,
-    sizer: BatchSizer,
-    progress: TextIO,
+    rows: Iterator[tuple[int, Prepared]], database: Path, reporting: Progress, sizer: BatchSizer
 ) -> None:
     """Each batch written on a thread while the next one is read from the spool."""
     loader = BulkLoader(database)
-    reporting = Progress(progress, result, good)
     try:
         batch = list(islice(rows, sizer.size))
         while batch:
@@ -289,9 +237,3 @@ def _timed(write: Callable[[list[Prepared]], None], batch: list[tuple[int, Prepa
     start = time.perf_counter()
     write([prepared for _, prepared in batch])
     return time.perf_counter() - start
-
-
-def _draft_of(target: Target) -> TargetDraft:
-    return TargetDraft(
-        target.outdial_id, target.name, target.detail, target.data, target.destinations
-    )

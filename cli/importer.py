@@ -1,8 +1,9 @@
-"""`outdial-graphql import`: targets from a JSON-lines file of stored documents.
+"""`outdial-graphql import`: targets from a file of JSON lines of stored documents, or of CSV
+rows (cli.sources reads either).
 
-Every line is checked first (storage.documents reads it as input: the stored shape, then the same
-rules as createOutdialtargets; then duplicate ids in the file and in the database); only then are
-targets written, in batches. By default one bad line means nothing is written.
+Every record is checked first (the same rules as createOutdialtargets; then duplicate ids in the
+file and in the database); only then are targets written, in batches. By default one bad record
+means nothing is written.
 """
 
 from __future__ import annotations
@@ -14,13 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-import orjson
-
+from cli.sources import JSON_LINES, Incoming, Record, Refused, Source
 from domain import clock
 from domain.models import Target
 from domain.ports import TargetStore
-from domain.validation import TargetDraft
-from storage.documents import UnreadableDocument, target_from_input
 
 # Small batches keep each write well inside the database timeout, also on the embedded server,
 # whose inserts slow down as the collection grows.
@@ -30,19 +28,6 @@ _ID_CHECK_CHUNK = 200
 CHECK_PROGRESS_EVERY = 100_000
 # How much of a first line is looked at to tell a file of JSON lines from a binary one.
 _SNIFF_BYTES = 64 * 1024
-_BOM = codecs.BOM_UTF8
-_JSON_KINDS: dict[type, str] = {
-    list: "an array",
-    str: "a string",
-    int: "a number",
-    float: "a number",
-    bool: "true or false",
-    type(None): "null",
-}
-
-
-class BadLine(ValueError):
-    pass
 
 
 class UnusableFile(ValueError):
@@ -86,42 +71,31 @@ def check_file(path: Path) -> None:
         raise UnusableFile("holds NUL bytes on its first line: a binary file, not JSON lines")
 
 
-def target_from_line(text: bytes, now: str) -> Target:
-    """The target one line describes, checked like createOutdialtargets checks its inputs."""
-    try:
-        doc = orjson.loads(text)
-    except orjson.JSONDecodeError as error:
-        raise BadLine(f"not JSON: {error.msg} at column {error.colno}") from None
-    if not isinstance(doc, dict):
-        raise BadLine(f"not a JSON object: {_JSON_KINDS.get(type(doc), 'a value')}")
-    try:
-        return target_from_input(doc, now=now)
-    except UnreadableDocument as error:
-        raise BadLine(str(error)) from None
-
-
 async def import_file(
     path: Path,
     repository: TargetStore,
     *,
+    source: Source = JSON_LINES,
     skip_bad: bool = False,
     batch_size: int = BATCH_SIZE,
     progress: TextIO,
 ) -> ImportResult:
-    """Check every line, then write the good ones unless a bad one forbids it."""
-    result = await _check_file(path, repository, progress)
+    """Check every record, then write the good ones unless a bad one forbids it."""
+    result = await _check_file(path, source, repository, progress)
     if not result.lines:
-        raise UnusableFile("is empty: no lines to import")
+        raise UnusableFile(f"is empty: no {source.noun}s to import")
     if result.bad and not skip_bad:
-        progress.write(f"{len(result.bad):,} bad line(s): nothing imported\n")
+        progress.write(f"{len(result.bad):,} bad {source.noun}(s): nothing imported\n")
         return result
     good = result.lines - len(result.bad) - len(result.already)
     if result.already:
         progress.write(f"{len(result.already):,} target(s) stored already, as given: left alone\n")
-    batches = _batches(_numbered_lines(path), result.bad.keys() | result.already, batch_size)
-    writing = Progress(progress, result, good)
-    for first_line, batch in batches:
-        with writing.batch(first_line):
+    now = clock.format_time(clock.utc_now())
+    records = source.records(path, None, now)
+    batches = _batches(records, result.bad.keys() | result.already, batch_size, source.noun)
+    writing = Progress(progress, result, good, source.noun)
+    for first, batch in batches:
+        with writing.batch(first):
             await repository.create(targets=batch)
         writing.written(len(batch))
     return result
@@ -131,19 +105,20 @@ class Progress:
     """What an import says while it writes: `imported N of M targets (P%)` once a percent, and,
     when a batch fails, where a run again resumes."""
 
-    def __init__(self, out: TextIO, result: ImportResult, good: int) -> None:
+    def __init__(self, out: TextIO, result: ImportResult, good: int, noun: str) -> None:
         self._out = out
         self._result = result
         self._good = good
+        self._noun = noun
         self._shown = -1
 
     @contextmanager
-    def batch(self, first_line: int) -> Iterator[None]:
+    def batch(self, first: int) -> Iterator[None]:
         try:
             yield
         except Exception as error:  # reported with where to resume, then raised as it was
             self._out.write(
-                f"writing the batch from line {first_line} failed ({error}); "
+                f"writing the batch from {self._noun} {first} failed ({error}); "
                 f"{self._result.written:,} target(s) were imported before it; run again with "
                 "--skip-bad to import the rest\n"
             )
@@ -159,81 +134,81 @@ class Progress:
             self._shown = percent
 
 
-async def _check_file(path: Path, repository: TargetStore, progress: TextIO) -> ImportResult:
-    result = ImportResult()
-    first_seen: dict[str, int] = {}
-    pending: dict[str, tuple[int, Target]] = {}
+class Checking:
+    """What the check of a file found so far, and what it says about it on `progress`."""
+
+    def __init__(self, source: Source, progress: TextIO) -> None:
+        self.result = ImportResult()
+        self._source = source
+        self._progress = progress
+        self._first_seen: dict[str, int] = {}
+        self._shown = 0
+
+    def counted(self, records: int) -> None:
+        self.result.lines += records
+        while self.result.lines - self._shown >= CHECK_PROGRESS_EVERY:
+            self._shown += CHECK_PROGRESS_EVERY
+            self._progress.write(f"checked {self._shown:,} {self._source.noun}s\n")
+
+    def repeated(self, number: int, target_id: str) -> str | None:
+        """Why record `number` is bad when an earlier record has its id; else None."""
+        earlier = self._first_seen.setdefault(target_id, number)
+        return None if earlier == number else self._source.repeated(target_id, earlier)
+
+    def reject(self, number: int, reason: str) -> None:
+        self.result.bad[number] = reason
+        self._progress.write(f"{self._source.noun} {number}: {reason}\n")
+
+
+async def _check_file(
+    path: Path, source: Source, repository: TargetStore, progress: TextIO
+) -> ImportResult:
+    checking = Checking(source, progress)
+    pending: dict[str, tuple[int, Incoming]] = {}
     now = clock.format_time(clock.utc_now())
 
     async def check_database() -> None:
         found = await repository.get_many(target_ids=list(pending))
         for target_id, stored in sorted(found.items(), key=lambda item: pending[item[0]][0]):
-            number, line_target = pending[target_id]
-            if isinstance(stored, Target) and _draft_of(line_target).describes(stored):
-                result.already.add(number)
+            number, incoming = pending[target_id]
+            if isinstance(stored, Target) and incoming.describes(stored):
+                checking.result.already.add(number)
             else:
-                reason = f"id {target_id} is taken by another target in the database"
-                _reject(result, number, reason, progress)
+                checking.reject(number, source.taken(target_id))
         pending.clear()
 
-    for number, text in _numbered_lines(path):
-        result.lines += 1
-        if result.lines % CHECK_PROGRESS_EVERY == 0:
-            progress.write(f"checked {result.lines:,} lines\n")
-        try:
-            target = target_from_line(text, now)
-        except BadLine as error:
-            _reject(result, number, str(error), progress)
+    for number, record in source.records(path, None, now):
+        checking.counted(1)
+        if isinstance(record, Refused):
+            repeated = record.target_id and checking.repeated(number, record.target_id)
+            checking.reject(number, repeated or record.reason)
             continue
-        if target.id in first_seen:
-            already = f"id {target.id} already on line {first_seen[target.id]}"
-            _reject(result, number, already, progress)
+        repeated = checking.repeated(number, record.target.id)
+        if repeated is not None:
+            checking.reject(number, repeated)
             continue
-        first_seen[target.id] = number
-        pending[target.id] = (number, target)
+        pending[record.target.id] = (number, record)
         if len(pending) >= _ID_CHECK_CHUNK:
             await check_database()
     await check_database()
-    return result
-
-
-def _reject(result: ImportResult, number: int, reason: str, progress: TextIO) -> None:
-    result.bad[number] = reason
-    progress.write(f"line {number}: {reason}\n")
-
-
-def _numbered_lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """Non-blank lines with their 1-based line numbers (a UTF-8 byte order mark left out)."""
-    with path.open("rb") as lines:
-        for number, text in enumerate(lines, start=1):
-            line = text.removeprefix(_BOM) if number == 1 else text
-            if line.strip():
-                yield number, line
-
-
-def _draft_of(target: Target) -> TargetDraft:
-    return TargetDraft(
-        target.outdial_id, target.name, target.detail, target.data, target.destinations
-    )
+    return checking.result
 
 
 def _batches(
-    lines: Iterator[tuple[int, bytes]], left_out: Container[int], size: int
+    records: Iterator[Record], left_out: Container[int], size: int, noun: str
 ) -> Iterator[tuple[int, list[Target]]]:
-    now = clock.format_time(clock.utc_now())
     batch: list[Target] = []
-    first_line = 0
-    for number, text in lines:
+    first = 0
+    for number, record in records:
         if number in left_out:
             continue
+        if isinstance(record, Refused):
+            raise UnusableFile(f"changed while it was imported ({noun} {number}: {record.reason})")
         if not batch:
-            first_line = number
-        try:
-            batch.append(target_from_line(text, now))
-        except BadLine as error:
-            raise UnusableFile(f"changed while it was imported (line {number}: {error})") from None
+            first = number
+        batch.append(record.target)
         if len(batch) == size:
-            yield first_line, batch
+            yield first, batch
             batch = []
     if batch:
-        yield first_line, batch
+        yield first, batch

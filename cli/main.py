@@ -26,11 +26,15 @@ from storage.errors import CannotOpenStorage
 if TYPE_CHECKING:
     import socket
 
+    from cli.csv_columns import ColumnMap
+    from cli.sources import Source
     from server.serving.workers import Ready
     from storage.backend import Storage
 
 DEMO_COUNT = 50
 STDIN = "-"
+FORMATS = ("jsonl", "csv")
+_CSV_ONLY = ("outdial", "columns", "key_column")
 # ASCII digits only: int() would take "١٢", " 12 " and "1_2" too.
 _DIGITS = re.compile(r"[0-9]+")
 _MESSAGE_LIMIT = 200
@@ -89,16 +93,47 @@ def _parser() -> argparse.ArgumentParser:
     dump.set_defaults(command=_export)
     load = commands.add_parser(
         "import",
-        help="load targets from a JSON-lines file of stored documents",
-        description="Load targets from FILE (- for standard input), one stored document (JSON) "
-        "a line. Every line is checked first; by default one bad line means nothing is imported "
-        "(exit 1).",
+        help="load targets from a JSON-lines file of stored documents, or a CSV list",
+        description="Load targets from FILE (- for standard input): one stored document (JSON) "
+        "a line, or with --format csv one target a row of a CSV file with a header row, its "
+        "columns mapped by --columns. Every line or row is checked first; by default one bad "
+        "one means nothing is imported (exit 1). Targets stored already, as given, are left "
+        "alone: the same import run again writes nothing.",
     )
     load.add_argument("file", type=Path, metavar="FILE")
     load.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="jsonl or csv (default: csv for a FILE named *.csv, else jsonl)",
+    )
+    load.add_argument(
         "--skip-bad",
         action="store_true",
-        help="import the good lines, report and skip the bad ones (and ids already stored)",
+        help="import the good lines or rows, report and skip the bad ones",
+    )
+    load.add_argument(
+        "--default-region",
+        type=_region,
+        metavar="REGION",
+        help="read phone numbers written without + in this region's national format "
+        "(KR, US, ...), stored in E.164",
+    )
+    load.add_argument(
+        "--outdial", type=_uuid, metavar="ID", help="CSV: the outdial of every row (required)"
+    )
+    load.add_argument(
+        "--columns",
+        type=_columns,
+        metavar="MAP",
+        help="CSV (required): FIELD=COLUMN,... for name, detail, data and timeZone, and "
+        "destinationN=TYPE:COLUMN (N 0-4; TYPE tel, whatsapp, email, sip, agent, ...), e.g. "
+        "'name=Name,timeZone=TZ,destination0=tel:Mobile,destination1=email:Email'",
+    )
+    load.add_argument(
+        "--key-column",
+        metavar="COLUMN",
+        help="CSV: the column that tells rows apart (a customer number): a row's id is derived "
+        "from it, else from the row's content",
     )
     load.add_argument(
         "--batch-size",
@@ -106,7 +141,7 @@ def _parser() -> argparse.ArgumentParser:
         help="targets a write (default: 200 on MongoDB; on the embedded store as many as "
         "take about 0.1 s)",
     )
-    load.set_defaults(command=_import)
+    load.set_defaults(command=_import, parser=load)
     demo = commands.add_parser(
         "demo",
         help="fill an outdial with example targets; prints the outdial id",
@@ -193,42 +228,53 @@ def _export_schema(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _import(settings: Settings, args: argparse.Namespace) -> int:
+    csv = _import_format(args) == "csv"
     if str(args.file) != STDIN:
-        return _import_file(settings, args, args.file, str(args.file))
+        return _import_file(settings, args, args.file, str(args.file), csv=csv)
     # The importer reads its input twice (check every line, then write): keep stdin on disk.
     with tempfile.TemporaryDirectory(prefix="outdial-import-") as spool:
-        path = Path(spool) / "stdin.jsonl"
+        path = Path(spool) / "stdin"
         with path.open("wb") as copy:
             shutil.copyfileobj(sys.stdin.buffer, copy)
-        return _import_file(settings, args, path, "standard input")
+        return _import_file(settings, args, path, "standard input", csv=csv)
 
 
-def _import_file(settings: Settings, args: argparse.Namespace, path: Path, label: str) -> int:
-    from cli.bulk_import import import_into_sqlite
-    from cli.importer import BATCH_SIZE, ImportResult, UnusableFile, check_file, import_file
+def _import_format(args: argparse.Namespace) -> str:
+    """The file's format; usage errors (status 2) for arguments that do not fit it."""
+    chosen: str = args.format or ("csv" if args.file.suffix.lower() == ".csv" else "jsonl")
+    if chosen == "csv":
+        missing = [f"--{name}" for name in ("outdial", "columns") if getattr(args, name) is None]
+        if missing:
+            args.parser.error(f"a CSV import needs {' and '.join(missing)}")
+    else:
+        given = [name for name in _CSV_ONLY if getattr(args, name) is not None]
+        if given:
+            flag = f"--{given[0].replace('_', '-')}"
+            args.parser.error(f"{flag} is for CSV files (--format csv)")
+    return chosen
+
+
+def _import_file(
+    settings: Settings, args: argparse.Namespace, path: Path, label: str, *, csv: bool
+) -> int:
+    from cli.importer import ImportResult, UnusableFile, check_file
+    from cli.importing import import_into
     from domain.errors import IdsTaken
-    from storage.sqlite.storage import SqliteStorage
 
     try:
         check_file(path)
+        source = _import_source(args, path, csv=csv)
     except UnusableFile as error:
         return _fail(f"{label}: {error}", status=2)
 
     async def run() -> ImportResult:
         async with _storage(settings) as storage:
-            if isinstance(storage, SqliteStorage):
-                return await import_into_sqlite(
-                    path,
-                    storage.database.path,
-                    skip_bad=args.skip_bad,
-                    batch_size=args.batch_size,
-                    progress=sys.stderr,
-                )
-            return await import_file(
+            return await import_into(
+                storage,
                 path,
-                storage.repository,
+                source,
                 skip_bad=args.skip_bad,
-                batch_size=args.batch_size or BATCH_SIZE,
+                batch_size=args.batch_size,
                 progress=sys.stderr,
             )
 
@@ -239,13 +285,32 @@ def _import_file(settings: Settings, args: argparse.Namespace, path: Path, label
     except IdsTaken as taken:
         return _fail(
             f"{label}: another writer stored these ids while the import ran: {_cut(str(taken))}; "
-            "run the same import again, which checks them as it checks every line"
+            f"run the same import again, which checks them as it checks every {source.noun}"
         )
     except _expected_failures() as error:
         return _fail(str(error))
-    skipped = f", skipped {len(result.bad):,} bad line(s)" if result.bad and args.skip_bad else ""
+    skipped = (
+        f", skipped {len(result.bad):,} bad {source.noun}(s)"
+        if result.bad and args.skip_bad
+        else ""
+    )
     sys.stderr.write(f"imported {result.written:,} target(s) from {label}{skipped}\n")
     return 0 if result.ok or args.skip_bad else 1
+
+
+def _import_source(args: argparse.Namespace, path: Path, *, csv: bool) -> Source:
+    from cli.csv_rows import CsvRows
+    from cli.sources import JsonLines
+
+    if not csv:
+        return JsonLines(default_region=args.default_region)
+    return CsvRows.bind(
+        path,
+        args.columns,
+        outdial_id=args.outdial,
+        key_column=args.key_column,
+        default_region=args.default_region,
+    )
 
 
 def _export(settings: Settings, args: argparse.Namespace) -> int:
@@ -341,6 +406,25 @@ def _uuid(raw: str) -> str:
 
     try:
         return uuid_arg(raw, "--outdial")
+    except BadUserInput as error:
+        raise argparse.ArgumentTypeError(error.rule) from None
+
+
+def _columns(raw: str) -> ColumnMap:
+    from cli.csv_columns import BadColumns, parse_columns
+
+    try:
+        return parse_columns(raw)
+    except BadColumns as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _region(raw: str) -> str | None:
+    from domain.errors import BadUserInput
+    from domain.phones import default_region
+
+    try:
+        return default_region(raw)
     except BadUserInput as error:
         raise argparse.ArgumentTypeError(error.rule) from None
 
