@@ -140,3 +140,27 @@ def test_the_national_number_example_stores_what_the_readme_says(
     created = post(demo_service, create)["createOutdialtarget"]
     assert created == {"destination0": {"target": "+821012345678"}, "timeZone": "Asia/Seoul"}
     assert post(demo_service, lookup)["outdialtargetsByDestination"]["totalCount"] >= 1
+
+
+def test_the_csv_import_block_runs_as_printed_and_a_rerun_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    venv_bin = Path(sys.executable).parent
+    env = dict(os.environ) | {
+        "PATH": f"{venv_bin}{os.pathsep}{os.environ['PATH']}",
+        "DATA_DIR": str(tmp_path / "data"),
+    }
+    script = "set -euo pipefail\n" + readme_block("### Importing a CSV list", "sh")
+    run = subprocess.run(
+        ["bash", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "imported 3 target(s) from campaign.csv" in run.stderr
+    assert "3 target(s) stored already" in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr
