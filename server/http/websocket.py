@@ -5,19 +5,28 @@ connection with 4400 instead of failing in the handler), the operation cap answe
 coded error, the legacy protocol gets the connection_init timeout the newer one has, frames
 go out as text, close reasons are cut to what a close frame can carry, and the legacy
 protocol runs queries and mutations as the newer one does.
+
+A client that leaves is ordinary churn: whatever a send to it raises (uvicorn's
+ClientDisconnected, a closing connection, a socket already closed) ends its operations quietly,
+and the connection reads on to the client's close code, which the request log reports once.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import suppress
+from json import JSONDecodeError
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from graphql import GraphQLError
-from starlette.websockets import WebSocketDisconnect
+from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
-from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.http.exceptions import (
+    NonJsonMessageReceived,
+    NonTextMessageReceived,
+    WebSocketDisconnected,
+)
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -42,21 +51,48 @@ _OPTIONAL |= {"extensions": (dict, "an object")}
 
 
 class WebSocketAdapter(ASGIWebSocketAdapter):
+    async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object]:
+        """Client messages until the disconnect, read even after a send found the client gone."""
+        while True:
+            message = await self.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                self.ws.client_state = WebSocketState.DISCONNECTED
+                return
+            text = message.get("text")
+            if text is None:
+                raise NonTextMessageReceived
+            try:
+                decoded = self.view.decode_json(text)
+            except JSONDecodeError as error:
+                if ignore_parsing_errors:
+                    continue
+                raise NonJsonMessageReceived from error
+            yield decoded
+
     async def send_json(self, message: Mapping[str, object]) -> None:
         # Browser clients (graphql-ws, subscriptions-transport-ws) read text frames only.
+        if self.ws.application_state is WebSocketState.DISCONNECTED:
+            raise WebSocketDisconnected
         try:
             await self.ws.send_text(self.view.encode_json_string(message))
-        except WebSocketDisconnect as disconnect:
-            raise WebSocketDisconnected from disconnect
+        except (WebSocketDisconnect, OSError) as gone:
+            raise WebSocketDisconnected from gone
 
     async def close(self, code: int, reason: str) -> None:
         # Close reasons quote error messages, which quote the client's document.
         fitting = reason.encode()[:MAX_CLOSE_REASON_BYTES].decode(errors="ignore")
-        await super().close(code, fitting)
+        if self.ws.application_state is WebSocketState.DISCONNECTED:
+            return  # closed already, or the client left
+        with suppress(WebSocketDisconnect, OSError):
+            await super().close(code, fitting)
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws."""
+
+    async def handle_task_exception(self, error: Exception) -> None:
+        if not isinstance(error, WebSocketDisconnected):  # a client gone is no fault
+            await super().handle_task_exception(error)
 
     async def handle_message(self, message: Message) -> None:
         problem = _problem(cast(object, message), operation_types=("subscribe",))
@@ -122,6 +158,17 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
                 await self.send_message({"type": "error", "id": message["id"], "payload": payload})
                 return
         await super().handle_message(message)
+
+    async def handle_async_results(
+        self,
+        operation_id: str,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, object] | None,
+    ) -> None:
+        # Nothing awaits these tasks once they end: a client gone must not end one in error.
+        with suppress(WebSocketDisconnected):
+            await super().handle_async_results(operation_id, query, operation_name, variables)
 
     async def handle_start(self, message: StartMessage) -> None:
         cap = self.max_subscriptions_per_connection
