@@ -19,6 +19,7 @@ from contextlib import suppress
 from json import JSONDecodeError
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+import orjson
 from graphql import GraphQLError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
@@ -30,6 +31,7 @@ from strawberry.http.exceptions import (
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    Operation,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
@@ -37,6 +39,7 @@ from strawberry.subscriptions.protocols.graphql_ws.types import OperationMessage
 
 from resolvers.context import Context
 from server.http.persisted import BAD_REQUEST, MissingQuery, PersistedQueries, Refused
+from server.http.subscriptions import Live, LiveSubscriptions
 from server.observability.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -71,10 +74,13 @@ class WebSocketAdapter(ASGIWebSocketAdapter):
 
     async def send_json(self, message: Mapping[str, object]) -> None:
         # Browser clients (graphql-ws, subscriptions-transport-ws) read text frames only.
+        await self.send_text(self.view.encode_json_string(message))
+
+    async def send_text(self, text: str) -> None:
         if self.ws.application_state is WebSocketState.DISCONNECTED:
             raise WebSocketDisconnected
         try:
-            await self.ws.send_text(self.view.encode_json_string(message))
+            await self.ws.send_text(text)
         except (WebSocketDisconnect, OSError) as gone:
             raise WebSocketDisconnected from gone
 
@@ -93,6 +99,21 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def handle_task_exception(self, error: Exception) -> None:
         if not isinstance(error, WebSocketDisconnected):  # a client gone is no fault
             await super().handle_task_exception(error)
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        subscriptions = _live_subscriptions(self.view)
+        live = await subscriptions.start(
+            operation.query, operation.variables, operation.operation_name, self.context
+        )
+        if live is None:
+            await super().run_operation(operation)
+            return
+        head = f'{{"id":{_json(operation.id)},"type":"next","payload":'
+        try:
+            await _deliver(subscriptions, live, cast(WebSocketAdapter, self.websocket), head)
+            await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        except WebSocketDisconnected:
+            self.operations.pop(operation.id, None)
 
     async def handle_message(self, message: Message) -> None:
         problem = _problem(cast(object, message), operation_types=("subscribe",))
@@ -166,9 +187,21 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         operation_name: str | None,
         variables: dict[str, object] | None,
     ) -> None:
+        subscriptions = _live_subscriptions(self.view)
+        live = await subscriptions.start(query, variables, operation_name, self.context)
         # Nothing awaits these tasks once they end: a client gone must not end one in error.
         with suppress(WebSocketDisconnected):
-            await super().handle_async_results(operation_id, query, operation_name, variables)
+            if live is None:
+                await super().handle_async_results(operation_id, query, operation_name, variables)
+                return
+            try:
+                head = f'{{"type":"data","id":{_json(operation_id)},"payload":'
+                await _deliver(subscriptions, live, cast(WebSocketAdapter, self.websocket), head)
+                await self.send_message({"type": "complete", "id": operation_id})
+            except asyncio.CancelledError:  # stopped by the client: as strawberry says it
+                await self.send_message({"type": "complete", "id": operation_id})
+            finally:
+                self.tasks.pop(operation_id, None)
 
     async def handle_start(self, message: StartMessage) -> None:
         cap = self.max_subscriptions_per_connection
@@ -179,6 +212,37 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
             await self.send_message({"type": "error", "id": operation_id, "payload": payload})
             return
         await super().handle_start(message)
+
+
+async def _deliver(
+    subscriptions: LiveSubscriptions, live: Live, websocket: WebSocketAdapter, head: str
+) -> None:
+    """Each event to the client as `head` + its response payload, until the stream ends; a
+    stream that fails (SUBSCRIBER_TOO_SLOW) ends with one response carrying the error."""
+    errors: list[GraphQLError] = []
+    try:
+        try:
+            async for event in live.source:
+                await websocket.send_text(head + await subscriptions.response(live, event) + "}")
+        except WebSocketDisconnected:
+            raise
+        except Exception as error:
+            response, errors = subscriptions.failure(error)
+            await websocket.send_text(head + response + "}")
+    finally:
+        await subscriptions.finished(live, errors)
+
+
+def _live_subscriptions(view: object) -> LiveSubscriptions:
+    return cast(_LiveView, view).live
+
+
+class _LiveView(Protocol):
+    live: LiveSubscriptions
+
+
+def _json(value: str) -> str:
+    return orjson.dumps(value).decode()
 
 
 class _EveryOperation:
