@@ -29,7 +29,7 @@ from graphql.execution import Executor, create_source_event_stream
 from strawberry.types.graphql import OperationType
 
 import engine
-from engine import Prepared
+from engine import Lru, Prepared
 from resolvers.context import Context
 from schema.root import OutdialSchema
 from server.guards.auth import scope_refusal
@@ -38,6 +38,8 @@ from server.observability.metrics import Metrics, outcome_of
 from server.observability.requestlog import note_operation
 
 RECENT_EVENTS = 1024
+SHARED_EXECUTORS = 256
+SORTED = orjson.OPT_SORT_KEYS
 SUBSCRIPTION = OperationType.SUBSCRIPTION
 
 
@@ -63,6 +65,10 @@ class LiveSubscriptions:
         self._graphql_schema = engine.graphql_schema_of(schema)
         self._metrics = metrics
         self._budget = budget
+        # One executor per (document, operation, variables), for the events of every subscription
+        # that shares them: an executor holds what graphql-core learnt of them, and our fields do
+        # not depend on the context it was built with (engine.shared_events).
+        self._executors: Lru[tuple[object, ...], Executor[Any]] = Lru(SHARED_EXECUTORS)
         # (id(payload), shared_by) -> (payload, serialised response payload); the payload is
         # kept so that its id is not reused while the entry lives.
         self._recent: OrderedDict[tuple[int, tuple[object, ...]], tuple[object, str]] = (
@@ -100,9 +106,13 @@ class LiveSubscriptions:
             self._metrics.executing.dec()
         if not isinstance(source, AsyncIterator):
             return None  # the resolver refused: strawberry asks it again and says why
-        shared_by = (prepared, name, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS))
+        shared_by = (prepared, name, orjson.dumps(variables, option=SORTED).decode())
+        shared = self._executors.get(shared_by)
+        if shared is None:
+            self._executors.put(shared_by, executor)
+            shared = executor
         operation_name = name or _name_of(prepared)
-        return Live(source, executor, shared_by, operation_name, time.perf_counter())
+        return Live(source, shared, shared_by, operation_name, time.perf_counter())
 
     def _runs(
         self, prepared: Prepared, name: str | None, variables: dict[str, Any], context: Context

@@ -33,8 +33,14 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    Message,
+)
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import (
+    ConnectionInitMessage as LegacyConnectionInit,
+)
 from strawberry.subscriptions.protocols.graphql_ws.types import OperationMessage, StartMessage
 
 from resolvers.context import Context
@@ -100,6 +106,11 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if not isinstance(error, WebSocketDisconnected):  # a client gone is no fault
             await super().handle_task_exception(error)
 
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        if self.connection_init_received:
+            self.connection_init_timeout_task = None  # cancelled: not kept for the connection
+
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         subscriptions = _live_subscriptions(self.view)
         live = await subscriptions.start(
@@ -153,13 +164,18 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         self.schema = cast(BaseSchema, _EveryOperation(self.schema))
 
     async def handle(self) -> None:
-        timer = asyncio.create_task(self._close_unless_initialised())
+        timer = self._init_timer = asyncio.create_task(self._close_unless_initialised())
         try:
             await super().handle()
         finally:
             timer.cancel()
             with suppress(asyncio.CancelledError):
                 await timer
+
+    async def handle_connection_init(self, message: LegacyConnectionInit) -> None:
+        await super().handle_connection_init(message)
+        if self.connection_acknowledged:
+            self._init_timer.cancel()
 
     async def _close_unless_initialised(self) -> None:
         await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())

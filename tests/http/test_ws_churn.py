@@ -92,6 +92,15 @@ async def active_subscriptions_become_zero(http: httpx.AsyncClient) -> None:
             await asyncio.sleep(0.05)
 
 
+async def log_when_every_websocket_ended(service: LiveService, count: int) -> str:
+    """The service's log once it holds a line for each of `count` websockets (a handler may
+    still be finishing when its subscriptions are gone)."""
+    async with asyncio.timeout(10):
+        while len(WEBSOCKET_LINE.findall(log := service.log())) < count:
+            await asyncio.sleep(0.05)
+    return log
+
+
 async def test_clients_leaving_mid_stream_are_logged_once_at_info_with_their_close_code(
     service: LiveService, http: httpx.AsyncClient
 ) -> None:
@@ -123,7 +132,8 @@ async def test_clients_leaving_mid_stream_are_logged_once_at_info_with_their_clo
         with suppress(asyncio.CancelledError):
             await writer
 
-    log = service.log()
+    connections = ROUNDS * len(PROTOCOLS) * len(ways) * CONNECTIONS
+    log = await log_when_every_websocket_ended(service, connections)
     assert "ERROR" not in log, log[log.index("ERROR") - 200 :][:3000]
     assert "Traceback" not in log
     lines = [match.group(1) for match in WEBSOCKET_LINE.finditer(log)]
