@@ -6,14 +6,15 @@
 
 For each N a fresh service (`outdial-graphql serve`, as users run it, with WORKERS=W) starts in
 a child process, and after it the reference (bench.bare_broadcast: a bare ASGI app under the same
-uvicorn and websocket settings that sends the same bytes to the same sockets). K client processes open N / S graphql-transport-ws connections between them, with S
-subscriptions each (default 1; filter: one outdial). The clients are minimal asyncio
+uvicorn and websocket settings that sends the same bytes to the same sockets). K client
+processes open N / S graphql-transport-ws connections between them, with S subscriptions each
+(default 1; filter: one outdial). The clients are minimal asyncio
 protocols that take the arrival time as the bytes come in, before any parsing, so they
 measure the server and not themselves. Each round changes one target's status once over
 HTTP and measures, for every subscriber, the time from just before the request until its
 event arrived. Memory is the server's RSS (/proc/<pid>/status, summed over its worker
 processes) after connecting and registering the N subscribers, minus before, divided by N.
-The last columns are the service's over the reference's: p99 latency and memory per subscriber.
+The last line for each N: the service's p99 and memory per subscriber over the reference's.
 """
 
 from __future__ import annotations
@@ -491,7 +492,9 @@ def raise_file_limit() -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.fanout", description=__doc__)
-    parser.add_argument("--subscribers", default="100,1000,5000,10000", help="comma-separated counts")
+    parser.add_argument(
+        "--subscribers", default="100,1000,5000,10000", help="comma-separated counts"
+    )
     parser.add_argument("--rounds", type=int, default=5, help="status changes measured per count")
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument("--fields", choices=sorted(SELECTIONS), default="small")
