@@ -1,17 +1,20 @@
-"""Fan-out of one status change to N websocket subscribers of one service process.
+"""Fan-out of one status change to N websocket subscribers, beside the bare websocket limit.
 
-    python -m bench.fanout --subscribers 100,1000,5000 [--rounds R] [--clients K]
-                           [--fields small|full] [--per-connection S]
-                           [--data-dir DIR | --mongodb-url URL]
+    python -m bench.fanout --subscribers 100,1000,5000,10000 [--rounds R] [--clients K]
+                           [--fields small|full] [--per-connection S] [--workers W]
+                           [--no-reference] [--data-dir DIR | --mongodb-url URL]
 
-For each N a fresh service (`outdial-graphql serve`, as users run it) starts in a child
-process. K client processes open N / S graphql-transport-ws connections between them, with S
-subscriptions each (default 1; filter: one outdial). The clients are minimal asyncio
+For each N a fresh service (`outdial-graphql serve`, as users run it, with WORKERS=W) starts in
+a child process, and after it the reference (bench.bare_broadcast: a bare ASGI app under the same
+uvicorn and websocket settings that sends the same bytes to the same sockets). K client
+processes open N / S graphql-transport-ws connections between them, with S subscriptions each
+(default 1; filter: one outdial). The clients are minimal asyncio
 protocols that take the arrival time as the bytes come in, before any parsing, so they
 measure the server and not themselves. Each round changes one target's status once over
 HTTP and measures, for every subscriber, the time from just before the request until its
-event arrived. Memory is the service's RSS (/proc/<pid>/status) after connecting and
-registering the N subscribers, minus before, divided by N.
+event arrived. Memory is the server's RSS (/proc/<pid>/status, summed over its worker
+processes) after connecting and registering the N subscribers, minus before, divided by N.
+The last line for each N: the service's p99 and memory per subscriber over the reference's.
 """
 
 from __future__ import annotations
@@ -24,12 +27,13 @@ import os
 import resource
 import statistics
 import struct
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -38,7 +42,14 @@ from typing import Any, cast
 import httpx
 import orjson
 
-from tests.support.live_server import LiveService, live_service
+from tests.support.live_server import (
+    REPO_ROOT,
+    LiveService,
+    free_port,
+    live_service,
+    stop,
+    wait_until_healthy,
+)
 from tests.support.operations import TARGET_FIELDS, new_input
 
 CREATE = "mutation($input: CreateOutdialtargetInput!) { createOutdialtarget(input: $input) { id } }"
@@ -251,21 +262,39 @@ class Result:
     rss_after_kib: int
     connect_s: float
 
-    def line(self) -> str:
-        samples = sorted(ms for r in self.rounds for ms in r.latencies_ms)
+    @property
+    def samples(self) -> list[float]:
+        return sorted(ms for r in self.rounds for ms in r.latencies_ms)
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.samples, 99)
+
+    @property
+    def kib_per_subscriber(self) -> float:
+        return (self.rss_after_kib - self.rss_before_kib) / self.subscribers
+
+    def line(self, name: str) -> str:
+        samples = self.samples
         missing = sum(r.missing for r in self.rounds)
         per_round_p99 = " ".join(
             f"{percentile(sorted(r.latencies_ms), 99):.0f}" for r in self.rounds
         )
-        per_subscriber = (self.rss_after_kib - self.rss_before_kib) / self.subscribers
         return (
-            f"{self.subscribers:>6} subscribers: p50 {percentile(samples, 50):7.1f} ms  "
-            f"p99 {percentile(samples, 99):7.1f} ms  max {samples[-1]:7.1f} ms  "
+            f"{self.subscribers:>6} {name:<9} p50 {percentile(samples, 50):7.1f} ms  "
+            f"p99 {self.p99:7.1f} ms  max {samples[-1]:7.1f} ms  "
             f"(request {statistics.median(r.request_ms for r in self.rounds):.1f} ms, "
             f"p99 per round: {per_round_p99}; missing {missing})  "
             f"RSS {self.rss_before_kib / 1024:.0f} -> {self.rss_after_kib / 1024:.0f} MiB = "
-            f"{per_subscriber:.1f} KiB/subscriber  (connect {self.connect_s:.1f} s)"
+            f"{self.kib_per_subscriber:.1f} KiB/subscriber  (connect {self.connect_s:.1f} s)"
         )
+
+
+def ratios(service: Result, reference: Result) -> str:
+    return (
+        f"{service.subscribers:>6} service/bare: p99 x{service.p99 / reference.p99:.2f}  "
+        f"memory x{service.kib_per_subscriber / reference.kib_per_subscriber:.2f}"
+    )
 
 
 def percentile(ordered: list[float], p: float) -> float:
@@ -276,10 +305,42 @@ def percentile(ordered: list[float], p: float) -> float:
 
 
 def rss_kib(pid: int) -> int:
+    """The RSS of the process and its children (WORKERS): what the server holds."""
+    total = 0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
+            total += int(line.split()[1])
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with suppress(OSError):
+            for child in (task / "children").read_text().split():
+                with suppress(OSError):
+                    total += rss_kib(int(child))
+    return total
+
+
+@contextmanager
+def reference_server(env: dict[str, str]) -> Iterator[LiveService]:
+    """bench.bare_broadcast in a child process, started and stopped as the service is."""
+    port = free_port()
+    child_env = dict(os.environ) | env | {"HOST": "127.0.0.1", "PORT": str(port)}
+    child_env["PYTHONPATH"] = str(REPO_ROOT)
+    with tempfile.TemporaryDirectory() as logs:
+        log_path = Path(logs) / "reference.log"
+        with log_path.open("wb") as log_file:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bench.bare_broadcast"],
+                cwd=REPO_ROOT,
+                env=child_env,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+            server = LiveService(f"http://127.0.0.1:{port}", process, log_path)
+            try:
+                wait_until_healthy(server)
+                yield server
+            finally:
+                stop(server)
 
 
 class Workers:
@@ -365,7 +426,9 @@ def one_round(pool: Workers, target: Target, timeout: float) -> Round:
     return Round(latencies, sum(missing for *_, missing in answers), request_ms)
 
 
-def measure(env: dict[str, str], subscribers: int, args: argparse.Namespace) -> Result:
+def measure(
+    serving: AbstractContextManager[LiveService], subscribers: int, args: argparse.Namespace
+) -> Result:
     outdial = str(uuid.uuid4())
     query = (
         "subscription($o: ID) { outdialtargetStatusChanged(outdialId: $o) "
@@ -380,7 +443,7 @@ def measure(env: dict[str, str], subscribers: int, args: argparse.Namespace) -> 
         raise SystemExit("--subscribers must be multiples of --per-connection")
     connections = subscribers // args.per_connection
     with (
-        live_service(env) as service,
+        serving as service,
         httpx.Client(base_url=service.url, timeout=60) as http,
         workers(args.clients) as pool,
     ):
@@ -429,12 +492,21 @@ def raise_file_limit() -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.fanout", description=__doc__)
-    parser.add_argument("--subscribers", default="100,1000,5000", help="comma-separated counts")
+    parser.add_argument(
+        "--subscribers", default="100,1000,5000,10000", help="comma-separated counts"
+    )
     parser.add_argument("--rounds", type=int, default=5, help="status changes measured per count")
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument("--fields", choices=sorted(SELECTIONS), default="small")
     parser.add_argument(
         "--per-connection", type=int, default=1, help="subscriptions per websocket connection"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="the service's WORKERS")
+    parser.add_argument(
+        "--no-reference",
+        dest="reference",
+        action="store_false",
+        help="measure the service only, not bench.bare_broadcast beside it",
     )
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--data-dir", type=Path, help="embedded MongoDB data (default: a temp dir)")
@@ -448,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.write(
         f"fan-out: {args.rounds} rounds, {args.clients} client processes, "
         f"{args.fields} selection, {args.per_connection} subscription(s) per connection, "
-        f"{os.cpu_count()} CPUs\n"
+        f"WORKERS={args.workers}, {os.cpu_count()} CPUs\n"
     )
     for count in (int(n) for n in args.subscribers.split(",")):
         with tempfile.TemporaryDirectory() as scratch:
@@ -456,10 +528,19 @@ def main(argv: list[str] | None = None) -> int:
                 env = {"MONGODB_URL": args.mongodb_url}
             else:
                 env = {"DATA_DIR": str(args.data_dir or Path(scratch) / "data")}
-            env |= {"LOG_LEVEL": "WARNING"}
-            sys.stdout.write(measure(env, count, args).line() + "\n")
-            sys.stdout.flush()
+            env |= {"LOG_LEVEL": "WARNING", "WORKERS": str(args.workers)}
+            service = measure(live_service(env), count, args)
+            report(service.line("service"))
+            if args.reference:
+                reference = measure(reference_server({"LOG_LEVEL": "WARNING"}), count, args)
+                report(reference.line("bare"))
+                report(ratios(service, reference))
     return 0
+
+
+def report(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -172,8 +172,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     logs.configure(settings.log_level, settings.log_format)
     # Thousands of websockets keep millions of objects alive; with the default thresholds
-    # full collections run every few seconds and pause every subscriber for up to 2 s.
-    gc.set_threshold(50_000, 50, 1000)
+    # full collections run every few seconds and pause every subscriber for up to 2 s. But
+    # every closed connection leaves cycles (uvicorn's protocol, graphql-core's executors)
+    # that only a collection of their generation frees: with full collections never
+    # considered, those promoted once stayed for good (RSS grew all through a churn soak).
+    # So the older generations are considered often, and CPython runs a full collection
+    # only once a quarter of what it holds has arrived since the last one (bench/soak.py).
+    gc.set_threshold(50_000, 10, 1)
     if settings.workers > 1:
         import server.app  # noqa: F401 -- once, before the workers are forked
         from server.serving.workers import supervise
@@ -207,6 +212,7 @@ async def _serving(
 
     async with _storage(settings) as storage:
         app = create_app(settings, storage=lambda: nullcontext(storage))
+        gc.freeze()  # what start-up made lives as long as the process: no collection reads it
         config = uvicorn_config(app, settings)
         server = GracefulServer(config, app.state.websockets, on_started=ready)
         await server.serve(sockets=None if listener is None else [listener])

@@ -39,7 +39,9 @@ class Subscription:
         self.target_id = target_id
         self._broker = broker
         self._queue_size = queue_size
-        self._items: deque[StatusChange] = deque()
+        # Only while events wait: an empty deque takes 600 bytes, and thousands of subscribers
+        # wait with none.
+        self._items: deque[StatusChange] | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._closed = False
         self._too_slow = False
@@ -52,7 +54,7 @@ class Subscription:
     @property
     def pending(self) -> int:
         """Events queued and not yet read."""
-        return len(self._items)
+        return len(self._items) if self._items is not None else 0
 
     def close(self) -> None:
         self._broker._unregister(self)
@@ -60,7 +62,9 @@ class Subscription:
 
     def _offer(self, change: StatusChange) -> bool:
         """Queue the change; False when the queue was full and the subscription overflowed."""
-        if len(self._items) >= self._queue_size:
+        if self._items is None:
+            self._items = deque()
+        elif len(self._items) >= self._queue_size:
             self._end(too_slow=True)
             return False
         self._items.append(change)
@@ -71,7 +75,7 @@ class Subscription:
         if self.active:
             self._too_slow = too_slow
             self._closed = not too_slow
-        self._items.clear()
+        self._items = None
         self._wake()
 
     def _wake(self) -> None:
@@ -88,7 +92,10 @@ class Subscription:
             if self._closed:
                 raise StopAsyncIteration
             if self._items:
-                return self._items.popleft()
+                change = self._items.popleft()
+                if not self._items:
+                    self._items = None
+                return change
             self._waiter = asyncio.get_running_loop().create_future()
             try:
                 await self._waiter

@@ -26,6 +26,7 @@ from server.http.graphiql import STATIC_PATH, graphiql_html
 from server.http.persisted import PersistedQueries
 from server.http.request import read_request
 from server.http.sse import GraphQLOverSSE
+from server.http.subscriptions import LiveSubscriptions
 from server.http.websocket import LegacyWSHandler, TransportWSHandler, WebSocketAdapter
 from server.observability.metrics import Metrics
 from server.observability.traces import OperationTracing
@@ -57,6 +58,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.persisted = persisted
         self.metrics = metrics
         self.operations = Operations(schema, persisted, metrics, budget, tracing)
+        self.live = LiveSubscriptions(schema, metrics, budget, traced=tracing is not None)
         self.cache_control = cache_control
         self.sse = GraphQLOverSSE(
             self,

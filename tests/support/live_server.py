@@ -61,7 +61,7 @@ def live_service(env: Mapping[str, str], *, port: int | None = None) -> Iterator
             )
             service = LiveService(f"http://127.0.0.1:{chosen}", process, log_path)
             try:
-                _wait_until_healthy(service)
+                wait_until_healthy(service)
                 yield service
             finally:
                 stop(service)
@@ -78,7 +78,7 @@ def stop(service: LiveService) -> int:
     return service.process.returncode
 
 
-def _wait_until_healthy(service: LiveService) -> None:
+def wait_until_healthy(service: LiveService) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if service.process.poll() is not None:
