@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -161,4 +162,9 @@ def _hosts(url: str) -> str:
 def _reason(error: PyMongoError) -> str:
     """The driver's first words, without the topology and timeouts it appends."""
     text = re.sub(r" \(configured timeouts:[^)]*\)", "", str(error))
+    text = _CONNECT_CALL_FAILED.sub(lambda e: f"[Errno {e[1]}] {os.strerror(int(e[1]))}", text)
     return text.partition(", Timeout:")[0][:200]
+
+
+# PyMongo's async client says what asyncio says of a refused connection; Motor, what the OS says.
+_CONNECT_CALL_FAILED = re.compile(r"\[Errno (\d+)\] Connect call failed \([^)]*\)")
