@@ -26,7 +26,7 @@ class SettingsError(ValueError):
 class Settings:
     mongodb_url: str | None = None
     mongodb_db: str = "outdial"
-    mongodb_driver: MongoDriver = MONGO_DRIVERS[0]
+    mongodb_driver: MongoDriver = "motor"
     host: str = "127.0.0.1"
     port: int = 8000
     # Processes serving on the one port (server.serving.workers): about one per core.
