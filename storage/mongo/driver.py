@@ -61,7 +61,6 @@ __all__ = [
 ]
 
 _OUTAGES = (ConnectionFailure, ExecutionTimeout, WTimeoutError)
-_HEARTBEAT_TIMEOUT_MS = 20_000
 _WRITE_TIMEOUT_MS = 60_000
 _CLIENTS: dict[MongoDriver, Callable[..., Client]] = {
     "motor": AsyncIOMotorClient,
@@ -80,12 +79,14 @@ def connect(url: str, *, timeout_ms: int, driver: MongoDriver = "motor") -> Clie
     Sockets and heartbeats get more room than that: a reachable but busy database (the
     embedded one needs seconds for 1,000 inserts) must finish a write rather than have
     the client walk away from it and report a failure for a change that still happens.
+    Heartbeats as much as writes: a heartbeat that times out interrupts the writes in
+    flight (both drivers follow MongoDB's monitoring spec), while the server goes on.
     """
     return new_client(
         driver,
         url,
         serverSelectionTimeoutMS=timeout_ms,
-        connectTimeoutMS=max(timeout_ms, _HEARTBEAT_TIMEOUT_MS),
+        connectTimeoutMS=max(timeout_ms, _WRITE_TIMEOUT_MS),
         socketTimeoutMS=max(timeout_ms, _WRITE_TIMEOUT_MS),
         appname="outdial-graphql",
     )
