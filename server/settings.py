@@ -12,6 +12,7 @@ from strawberry.http.websocket_origin import normalize_allowed_origins
 
 from server.guards.auth import Credential, parse_credentials, token_entries
 from server.http.trusted import ManifestError, TrustedDocument, load_manifest
+from storage.backend import MONGO_DRIVERS, MongoDriver
 
 NO_STORE = "no-store"
 MAX_WORKERS = 64
@@ -25,6 +26,7 @@ class SettingsError(ValueError):
 class Settings:
     mongodb_url: str | None = None
     mongodb_db: str = "outdial"
+    mongodb_driver: MongoDriver = "motor"
     host: str = "127.0.0.1"
     port: int = 8000
     # Processes serving on the one port (server.serving.workers): about one per core.
@@ -83,6 +85,7 @@ class Settings:
         return cls(
             mongodb_url=get("MONGODB_URL"),
             mongodb_db=get("MONGODB_DB") or defaults.mongodb_db,
+            mongodb_driver=_mongodb_driver(get("MONGODB_DRIVER")),
             host=get("HOST") or defaults.host,
             port=_integer(get("PORT"), "PORT", defaults.port, 0, 65535),
             workers=_integer(get("WORKERS"), "WORKERS", defaults.workers, 1, MAX_WORKERS),
@@ -217,6 +220,9 @@ class Variable:
 ENVIRONMENT = (
     Variable("MONGODB_URL", "a MongoDB to use; unset keeps targets in the embedded SQLite store"),
     Variable("MONGODB_DB", "database name"),
+    Variable(
+        "MONGODB_DRIVER", "motor, or pymongo for PyMongo's AsyncMongoClient (Motor's successor)"
+    ),
     Variable("HOST", "address to listen on"),
     Variable("PORT", "port to listen on"),
     Variable("WORKERS", f"processes serving on that port, 1 to {MAX_WORKERS}; about one per core"),
@@ -278,6 +284,11 @@ def _choice(raw: str | None, name: str, choices: tuple[str, ...]) -> str:
     if raw.lower() not in choices:
         raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
     return raw.lower()
+
+
+def _mongodb_driver(raw: str | None) -> MongoDriver:
+    chosen = _choice(raw, "MONGODB_DRIVER", MONGO_DRIVERS)
+    return next(driver for driver in MONGO_DRIVERS if driver == chosen)
 
 
 def _flag(raw: str | None, name: str, default: bool) -> bool:

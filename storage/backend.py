@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from domain.errors import DatabaseUnavailable
 from domain.events import Broker
@@ -40,6 +40,10 @@ class Storage(Protocol):
         ...
 
 
+type MongoDriver = Literal["motor", "pymongo"]
+MONGO_DRIVERS: tuple[MongoDriver, ...] = ("motor", "pymongo")  # the first is the default
+
+
 class StorageSettings(Protocol):
     """What opening storage reads of the service's settings (server.settings.Settings)."""
 
@@ -48,6 +52,9 @@ class StorageSettings(Protocol):
 
     @property
     def mongodb_db(self) -> str: ...
+
+    @property
+    def mongodb_driver(self) -> MongoDriver: ...
 
     @property
     def data_dir(self) -> Path: ...
@@ -73,6 +80,9 @@ async def open_storage(settings: StorageSettings) -> AsyncIterator[Storage]:
     from storage.mongo.connection import open_mongo
 
     async with open_mongo(
-        url=settings.mongodb_url, database=settings.mongodb_db, timeout_ms=settings.db_timeout_ms
+        url=settings.mongodb_url,
+        database=settings.mongodb_db,
+        timeout_ms=settings.db_timeout_ms,
+        driver=settings.mongodb_driver,
     ) as mongo:
         yield mongo

@@ -1,4 +1,4 @@
-"""Fixtures: every API test runs on three storage tiers (tests.support.backends)."""
+"""Fixtures: every API test runs on each storage tier (tests.support.backends)."""
 
 from __future__ import annotations
 

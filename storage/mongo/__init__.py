@@ -1,1 +1,1 @@
-"""The MongoDB backend (Motor): the production and multi-instance path."""
+"""The MongoDB backend (Motor or PyMongo's AsyncMongoClient): production, many instances."""

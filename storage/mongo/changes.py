@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import inspect
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from pymongo.errors import OperationFailure
@@ -16,6 +15,7 @@ from domain import states
 from domain.events import Broker
 from domain.models import Status, StatusChange
 from storage.documents import UnreadableLog, target_from_document
+from storage.mongo.driver import Collection, watch
 
 logger = logging.getLogger("outdial.changes")
 
@@ -34,23 +34,19 @@ STATUS_PIPELINE: list[dict[str, Any]] = [
 UNRESUMABLE_CODES = frozenset({260, 280, 286})
 
 
-def motor_change_source(collection: Any) -> ChangeSource:
-    """Watch a Motor (or PyMongo async) collection for the changes that can carry a status."""
+def change_source(collection: Collection) -> ChangeSource:
+    """Watch `collection` (of either driver) for the changes that can carry a status."""
 
-    @asynccontextmanager
-    async def open_stream(
+    def open_stream(
         token: ResumeToken | None,
-    ) -> AsyncIterator[AsyncIterable[ChangeDocument]]:
-        stream = collection.watch(
+    ) -> AbstractAsyncContextManager[AsyncIterable[ChangeDocument]]:
+        return watch(
+            collection,
             STATUS_PIPELINE,
             full_document="updateLookup",
             full_document_before_change="whenAvailable",
             resume_after=token,
         )
-        if inspect.isawaitable(stream):
-            stream = await stream
-        async with stream:
-            yield stream
 
     return open_stream
 

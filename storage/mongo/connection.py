@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,15 +13,17 @@ from dataclasses import dataclass
 
 from domain.errors import DatabaseUnavailable
 from domain.events import Broker
+from storage.backend import MongoDriver
 from storage.documents import UnreadableLog
 from storage.errors import CannotOpenStorage
-from storage.mongo.changes import ChangeStreamConsumer, motor_change_source, supports_change_streams
+from storage.mongo.changes import ChangeStreamConsumer, change_source, supports_change_streams
 from storage.mongo.driver import (
     Client,
     Collection,
     ConnectionFailure,
     Database,
     PyMongoError,
+    close,
     connect,
     targets_collection,
 )
@@ -69,7 +72,7 @@ class MongoStorage:
             return
         await self._record_pre_images()
         consumer = ChangeStreamConsumer(
-            motor_change_source(self.collection), broker, unreadable=self.unreadable
+            change_source(self.collection), broker, unreadable=self.unreadable
         )
         task = asyncio.create_task(consumer.run(), name="change-stream")
         try:
@@ -111,18 +114,20 @@ async def using_database(database: Database) -> AsyncIterator[MongoStorage]:
 
 
 @asynccontextmanager
-async def open_mongo(*, url: str, database: str, timeout_ms: int) -> AsyncIterator[MongoStorage]:
+async def open_mongo(
+    *, url: str, database: str, timeout_ms: int, driver: MongoDriver = "motor"
+) -> AsyncIterator[MongoStorage]:
     """Raises CannotOpenStorage when `url` cannot be read or MongoDB does not answer."""
-    client = _client(url, timeout_ms)
+    client = _client(url, timeout_ms, driver)
     try:
         yield await _prepared(client, url, database, timeout_ms)
     finally:
-        client.close()
+        await close(client)
 
 
-def _client(url: str, timeout_ms: int) -> Client:
+def _client(url: str, timeout_ms: int, driver: MongoDriver) -> Client:
     try:
-        return connect(url, timeout_ms=timeout_ms)
+        return connect(url, timeout_ms=timeout_ms, driver=driver)
     except (PyMongoError, ValueError) as error:  # pymongo says ValueError of a bad port
         raise CannotOpenStorage(
             f"MONGODB_URL cannot be read ({error}); write it as mongodb://HOST:PORT/, "
@@ -157,4 +162,9 @@ def _hosts(url: str) -> str:
 def _reason(error: PyMongoError) -> str:
     """The driver's first words, without the topology and timeouts it appends."""
     text = re.sub(r" \(configured timeouts:[^)]*\)", "", str(error))
+    text = _CONNECT_CALL_FAILED.sub(lambda e: f"[Errno {e[1]}] {os.strerror(int(e[1]))}", text)
     return text.partition(", Timeout:")[0][:200]
+
+
+# PyMongo's async client says what asyncio says of a refused connection; Motor, what the OS says.
+_CONNECT_CALL_FAILED = re.compile(r"\[Errno (\d+)\] Connect call failed \([^)]*\)")

@@ -25,7 +25,13 @@ from storage.documents import (
     try_count_field,
 )
 from storage.mongo import filters
-from storage.mongo.driver import BulkWriteError, Collection, ReturnDocument, reports_outages
+from storage.mongo.driver import (
+    BulkWriteError,
+    Collection,
+    ReturnDocument,
+    insert_in_transaction,
+    reports_outages,
+)
 
 logger = logging.getLogger("outdial.storage")
 
@@ -127,7 +133,8 @@ class TargetRepository:
         docs = [target_to_document(t) for t in targets]
         try:
             if self._transactions:
-                await self._insert_in_transaction(docs)
+                # After a crash at any moment the batch is stored whole or not at all.
+                await insert_in_transaction(self._collection, docs)
             else:
                 await self._collection.insert_many(docs, ordered=True)
         except BulkWriteError as error:
@@ -137,12 +144,6 @@ class TargetRepository:
             if inserted and not self._transactions:  # all or nothing, as far as we can
                 await self._collection.delete_many({"_id": {"$in": [d["_id"] for d in inserted]}})
             raise IdsTaken(e["op"]["_id"] for e in error.details["writeErrors"]) from None
-
-    async def _insert_in_transaction(self, docs: list[dict[str, Any]]) -> None:
-        """One transaction: after a crash at any moment the batch is stored whole or not at all."""
-        client = self._collection.database.client
-        async with await client.start_session() as session, session.start_transaction():
-            await self._collection.insert_many(docs, ordered=True, session=session)
 
     @reports_outages
     async def replace(self, *, current: Target, after: Target) -> Target | None:

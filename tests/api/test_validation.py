@@ -12,8 +12,9 @@ import pytest
 
 from server.app import create_app
 from server.settings import Settings
+from storage.backend import MONGO_DRIVERS, MongoDriver
 from storage.mongo.connection import using_database
-from storage.mongo.driver import COLLECTION, connect
+from storage.mongo.driver import COLLECTION, close, connect
 from tests.support import operations as ops
 from tests.support.api import OTHER_OUTDIAL, OUTDIAL, GraphQLClient
 from tests.support.backends import RawDocuments
@@ -520,7 +521,8 @@ async def test_create_many_thousand_in_input_order(gql: GraphQLClient, docs: Raw
 
 
 @pytest.mark.wire
-async def test_create_many_that_times_out_has_written_nothing() -> None:
+@pytest.mark.parametrize("driver", MONGO_DRIVERS)
+async def test_create_many_that_times_out_has_written_nothing(driver: MongoDriver) -> None:
     """A database slower than the client's timeout: the error must not hide a completed write.
 
     DB_TIMEOUT_MS may be as low as 100; the embedded server needs seconds for 1,000 inserts,
@@ -528,7 +530,8 @@ async def test_create_many_that_times_out_has_written_nothing() -> None:
     """
     inputs = [ops.new_input(OUTDIAL, name=f"slow {i}") for i in range(1000)]
     async with EmbeddedMongo(None) as uri:
-        impatient, observer = connect(uri, timeout_ms=100), connect(uri, timeout_ms=10_000)
+        impatient = connect(uri, timeout_ms=100, driver=driver)
+        observer = connect(uri, timeout_ms=10_000, driver=driver)
         try:
             app = create_app(
                 Settings(db_timeout_ms=100),
@@ -540,8 +543,8 @@ async def test_create_many_that_times_out_has_written_nothing() -> None:
                     body = await GraphQLClient(http).execute(ops.CREATE_MANY, inputs=inputs)
             written = await observer["outdial_test"][COLLECTION].count_documents({})
         finally:
-            impatient.close()
-            observer.close()
+            await close(impatient)
+            await close(observer)
     if body.get("errors"):
         assert written == 0, (
             f"createOutdialtargets answered {body['errors'][0]['extensions']} "

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator
 
@@ -67,3 +70,25 @@ def test_the_readme_configuration_table_matches() -> None:
 def test_version_is_the_packages(capsys: pytest.CaptureFixture[str]) -> None:
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
     assert help_text(capsys, "--version") == f"outdial-graphql {project['version']}\n"
+
+
+@pytest.mark.parametrize(("given", "driver"), [("motor", "motor"), (" PyMongo ", "pymongo")])
+def test_the_mongodb_driver_is_named_in_any_case(given: str, driver: str) -> None:
+    assert Settings.from_env({"MONGODB_DRIVER": given}).mongodb_driver == driver
+    assert Settings.from_env({}).mongodb_driver == "motor"
+
+
+def test_an_unknown_mongodb_driver_stops_the_start_in_one_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", "serve"],
+        cwd=REPO_ROOT,
+        env=os.environ | {"PYTHONPATH": str(REPO_ROOT), "MONGODB_DRIVER": "mongoose"},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "outdial-graphql: error: MONGODB_DRIVER must be one of motor, pymongo, got 'mongoose'"
+    ]

@@ -74,10 +74,17 @@ def unreadable_mongodb_url(tmp_path: Path) -> Iterator[Case]:
 
 
 @contextmanager
-def unreachable_mongodb(tmp_path: Path) -> Iterator[Case]:
+def unreachable_mongodb(tmp_path: Path, driver: str = "motor") -> Iterator[Case]:
     port = free_port()
     env = {"MONGODB_URL": f"mongodb://user:{SECRET}@127.0.0.1:{port}/", "DB_TIMEOUT_MS": "300"}
-    yield Case(env, (f"MongoDB at 127.0.0.1:{port} did not answer within 300 ms",))
+    yield Case(
+        env | {"MONGODB_DRIVER": driver},
+        (f"MongoDB at 127.0.0.1:{port} did not answer within 300 ms", "Connection refused"),
+    )
+
+
+def unreachable_mongodb_by_pymongo(tmp_path: Path) -> AbstractContextManager[Case]:
+    return unreachable_mongodb(tmp_path, driver="pymongo")
 
 
 CASES: dict[str, Callable[[Path], AbstractContextManager[Case]]] = {
@@ -88,6 +95,7 @@ CASES: dict[str, Callable[[Path], AbstractContextManager[Case]]] = {
     "damaged database": damaged,
     "unreadable MONGODB_URL": unreadable_mongodb_url,
     "unreachable MongoDB": unreachable_mongodb,
+    "unreachable MongoDB, PyMongo's client": unreachable_mongodb_by_pymongo,
 }
 
 

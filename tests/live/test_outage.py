@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from storage.backend import MONGO_DRIVERS
 from tests.support import operations as ops
 from tests.support.live_server import free_port, live_service, wire_server
 
@@ -43,12 +44,13 @@ def wait_for_ready(url: str, expected: int) -> None:
     raise AssertionError(f"/readyz never answered {expected}")
 
 
-def test_outage_fails_fast_reports_not_ready_and_recovers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("driver", MONGO_DRIVERS)
+def test_outage_fails_fast_reports_not_ready_and_recovers(tmp_path: Path, driver: str) -> None:
     port = free_port()
     database = wire_server(tmp_path, port=port)
     uri = database.__enter__()
     try:
-        env = {"DB_TIMEOUT_MS": str(TIMEOUT_MS), "MONGODB_URL": uri}
+        env = {"DB_TIMEOUT_MS": str(TIMEOUT_MS), "MONGODB_URL": uri, "MONGODB_DRIVER": driver}
         with live_service(env) as service:
             url = service.url
             ids = [

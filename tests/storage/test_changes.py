@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from mongomock.filtering import filter_applies
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import AutoReconnect, OperationFailure
 
 from domain.events import Broker, Subscription
@@ -14,7 +15,7 @@ from storage.documents import UnreadableLog
 from storage.mongo.changes import (
     STATUS_PIPELINE,
     ChangeStreamConsumer,
-    motor_change_source,
+    change_source,
     status_change_from,
     supports_change_streams,
 )
@@ -478,32 +479,39 @@ class FakeStream:
             yield event
 
 
-class FakeCollection:
-    """Motor's watch returns the stream; PyMongo's async watch is a coroutine returning it."""
+class FakeMotorCollection:
+    """Motor's watch returns the stream, opened on first use."""
 
-    def __init__(self, events: list[dict[str, Any]], *, coroutine: bool) -> None:
+    def __init__(self, events: list[dict[str, Any]]) -> None:
         self.stream = FakeStream(events)
-        self.coroutine = coroutine
         self.calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
 
-    def watch(self, *args: Any, **kwargs: Any) -> Any:
+    def watch(self, *args: Any, **kwargs: Any) -> FakeStream:
         self.calls.append((args, kwargs))
-        if not self.coroutine:
-            return self.stream
-
-        async def opened() -> FakeStream:
-            return self.stream
-
-        return opened()
+        return self.stream
 
 
-@pytest.mark.parametrize("coroutine", [False, True], ids=["motor", "pymongo-async"])
-async def test_motor_change_source_watches_with_pre_images_and_the_token(coroutine: bool) -> None:
+class FakePyMongoCollection(AsyncCollection[dict[str, Any]]):
+    """PyMongo's async watch is a coroutine returning the stream (no server: only watch)."""
+
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        self.stream = FakeStream(events)
+        self.calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    async def watch(self, *args: Any, **kwargs: Any) -> FakeStream:  # type: ignore[override]
+        self.calls.append((args, kwargs))
+        return self.stream
+
+
+@pytest.mark.parametrize(
+    "shaped_like", [FakeMotorCollection, FakePyMongoCollection], ids=["motor", "pymongo"]
+)
+async def test_change_source_watches_with_pre_images_and_the_token(shaped_like: Any) -> None:
     event = Recorder().update(stored(T1, "done"), {"status": "done"})
-    collection = FakeCollection([event], coroutine=coroutine)
+    collection = shaped_like([event])
     token = {"_data": "8266000000"}
 
-    async with motor_change_source(collection)(token) as stream:
+    async with change_source(collection)(token) as stream:
         received = [e async for e in stream]
 
     assert received == [event]

@@ -1,4 +1,4 @@
-"""The embedded MongoDB-compatible server, exercised with real Motor over the socket."""
+"""The embedded MongoDB-compatible server, exercised with a real driver over the socket."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.support.mongoeco_server import DataDirInUse, EmbeddedMongo
-from tests.support.wire import WireServerFailed, motor_client, wire_server_process
+from tests.support.wire import WireServerFailed, mongo_client, wire_server_process
 
 TIMEOUT_S = 10.0
 
@@ -32,10 +32,10 @@ def _port(uri: str) -> int:
 
 @pytest.mark.asyncio
 async def test_documents_survive_a_restart_on_the_same_data_dir(tmp_path: Path) -> None:
-    async with EmbeddedMongo(tmp_path) as uri, motor_client(uri) as client:
+    async with EmbeddedMongo(tmp_path) as uri, mongo_client(uri) as client:
         await client.outdial.targets.insert_one(dict(STORED_TARGET))
 
-    async with EmbeddedMongo(tmp_path) as uri, motor_client(uri) as client:
+    async with EmbeddedMongo(tmp_path) as uri, mongo_client(uri) as client:
         stored = await client.outdial.targets.find_one({"_id": "target-1"})
 
     assert stored == STORED_TARGET
@@ -43,7 +43,7 @@ async def test_documents_survive_a_restart_on_the_same_data_dir(tmp_path: Path) 
 
 @pytest.mark.asyncio
 async def test_second_server_on_a_busy_data_dir_is_refused(tmp_path: Path) -> None:
-    async with EmbeddedMongo(tmp_path) as uri, motor_client(uri) as client:
+    async with EmbeddedMongo(tmp_path) as uri, mongo_client(uri) as client:
         await client.outdial.targets.insert_one({"_id": "kept"})
         with pytest.raises(DataDirInUse) as refused:
             async with EmbeddedMongo(tmp_path):
@@ -52,7 +52,7 @@ async def test_second_server_on_a_busy_data_dir_is_refused(tmp_path: Path) -> No
 
     assert str(tmp_path) in str(refused.value)
     assert "DATA_DIR" in str(refused.value)
-    async with EmbeddedMongo(tmp_path) as uri, motor_client(uri) as client:
+    async with EmbeddedMongo(tmp_path) as uri, mongo_client(uri) as client:
         assert await client.outdial.targets.find_one({}) == {"_id": "kept"}
 
 
@@ -62,12 +62,12 @@ async def test_data_dir_lock_is_refused_across_processes(tmp_path: Path) -> None
         with pytest.raises(DataDirInUse) as refused:
             async with EmbeddedMongo(tmp_path):
                 pass
-        async with motor_client(uri) as client:
+        async with mongo_client(uri) as client:
             await client.outdial.targets.insert_one({"_id": "from-child"})
 
     assert str(tmp_path) in str(refused.value)
     assert refused.value.pid is not None and refused.value.pid > 0
-    async with EmbeddedMongo(tmp_path) as uri, motor_client(uri) as client:
+    async with EmbeddedMongo(tmp_path) as uri, mongo_client(uri) as client:
         assert await client.outdial.targets.find_one({}) == {"_id": "from-child"}
 
 
@@ -89,20 +89,20 @@ async def test_failed_start_releases_the_data_dir(tmp_path: Path) -> None:
             async with EmbeddedMongo(tmp_path, port=_port(uri)):
                 pass
 
-    async with EmbeddedMongo(tmp_path) as uri, motor_client(uri) as client:
+    async with EmbeddedMongo(tmp_path) as uri, mongo_client(uri) as client:
         assert (await client.admin.command("ping"))["ok"] == 1
 
 
 @pytest.mark.asyncio
 async def test_memory_mode_keeps_nothing_on_disk_or_between_runs(tmp_path: Path) -> None:
-    async with EmbeddedMongo(None) as uri, motor_client(uri) as client:
+    async with EmbeddedMongo(None) as uri, mongo_client(uri) as client:
         await client.outdial.targets.insert_one({"_id": "ephemeral", "name": "x"})
         assert await client.outdial.targets.find_one({"_id": "ephemeral"}) == {
             "_id": "ephemeral",
             "name": "x",
         }
 
-    async with EmbeddedMongo(None) as uri, motor_client(uri) as client:
+    async with EmbeddedMongo(None) as uri, mongo_client(uri) as client:
         assert await client.outdial.targets.count_documents({}) == 0
 
 
@@ -112,7 +112,7 @@ async def test_find_one_and_update_is_a_compare_and_set(tmp_path: Path, on_disk:
     callers = 30
     async with (
         EmbeddedMongo(tmp_path if on_disk else None) as uri,
-        motor_client(uri, maxPoolSize=callers) as client,
+        mongo_client(uri, maxPoolSize=callers) as client,
     ):
         targets = client.outdial.targets
         await targets.insert_one({"_id": "t", "status": "ready", "owner": None})
@@ -140,7 +140,7 @@ async def test_shutdown_closes_the_port_and_releases_the_lock(tmp_path: Path) ->
         server = EmbeddedMongo(tmp_path)
         uri = await server.__aenter__()
         stack.push_async_exit(server)
-        client = await stack.enter_async_context(motor_client(uri))
+        client = await stack.enter_async_context(mongo_client(uri))
         assert (await client.admin.command("ping"))["ok"] == 1
 
         # The client still holds an open connection: it must not keep the server up.
@@ -153,13 +153,13 @@ async def test_shutdown_closes_the_port_and_releases_the_lock(tmp_path: Path) ->
 
 @pytest.mark.asyncio
 async def test_server_process_serves_and_persists_across_restarts(tmp_path: Path) -> None:
-    async with wire_server_process(tmp_path) as uri, motor_client(uri) as client:
+    async with wire_server_process(tmp_path) as uri, mongo_client(uri) as client:
         await client.outdial.targets.insert_one(dict(STORED_TARGET))
         port = _port(uri)
 
     with pytest.raises(ConnectionRefusedError):
         await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 5)
-    async with wire_server_process(tmp_path) as uri, motor_client(uri) as client:
+    async with wire_server_process(tmp_path) as uri, mongo_client(uri) as client:
         assert await client.outdial.targets.find_one({"_id": "target-1"}) == STORED_TARGET
 
 

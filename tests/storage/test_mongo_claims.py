@@ -14,6 +14,7 @@ from mongomock_motor import AsyncMongoMockClient
 from domain.claim import policy
 from storage.mongo.connection import MongoStorage, open_mongo
 from storage.mongo.driver import Database
+from tests.support.backends import WIRE_DRIVERS
 from tests.support.documents import stored_document, tid
 from tests.support.mongoeco_server import EmbeddedMongo
 
@@ -22,14 +23,17 @@ NOW = datetime(2024, 6, 1, tzinfo=UTC)
 TARGETS = 15
 
 
-@pytest.fixture(params=["mock", pytest.param("wire", marks=pytest.mark.wire)])
+@pytest.fixture(
+    params=["mock", *(pytest.param(tier, marks=pytest.mark.wire) for tier in WIRE_DRIVERS)]
+)
 async def database(request: pytest.FixtureRequest) -> AsyncIterator[Database]:
     if request.param == "mock":
         yield AsyncMongoMockClient()[f"test_{uuid.uuid4().hex}"]
         return
+    driver = WIRE_DRIVERS[request.param]
     async with (
         EmbeddedMongo(None) as uri,
-        open_mongo(url=uri, database="claims", timeout_ms=5000) as mongo,
+        open_mongo(url=uri, database="claims", timeout_ms=5000, driver=driver) as mongo,
     ):
         yield mongo.database
 

@@ -1,4 +1,4 @@
-"""The three storage tiers every API test runs on, and raw access to what each one stores."""
+"""The storage tiers every API test runs on, and raw access to what each one stores."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import pytest
 from mongomock_motor import AsyncMongoMockClient
 
-from storage.backend import Storage
+from storage.backend import MongoDriver, Storage
 from storage.mongo.connection import MongoStorage, open_mongo
 from storage.mongo.driver import Collection
 from storage.sqlite import writes
@@ -24,10 +24,12 @@ from tests.support.mongoeco_server import EmbeddedMongo
 
 Doc = dict[str, Any]
 
+# The wire tier runs on each driver MONGODB_DRIVER may name; mongomock-motor is Motor's alone.
+WIRE_DRIVERS: dict[str, MongoDriver] = {"wire": "motor", "wire-pymongo": "pymongo"}
 TIERS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("mock", id="mock"),
-    pytest.param("wire", id="wire", marks=pytest.mark.wire),
+    *(pytest.param(tier, id=tier, marks=pytest.mark.wire) for tier in WIRE_DRIVERS),
 ]
 
 
@@ -106,6 +108,8 @@ async def open_backend(tier: str, data_dir: Path) -> AsyncIterator[Backend]:
         return
     async with (
         EmbeddedMongo(None) as uri,
-        open_mongo(url=uri, database="outdial_test", timeout_ms=5000) as mongo,
+        open_mongo(
+            url=uri, database="outdial_test", timeout_ms=5000, driver=WIRE_DRIVERS[tier]
+        ) as mongo,
     ):
         yield Backend(tier, mongo, MongoDocuments(mongo.collection))

@@ -1,4 +1,4 @@
-"""mongoeco, a MongoDB-speaking test server: the wire tier, real Motor over a real socket."""
+"""mongoeco, a MongoDB-speaking test server: the wire tier, real drivers over a real socket."""
 
 from __future__ import annotations
 

@@ -11,7 +11,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorClient
+from storage.backend import MongoDriver
+from storage.mongo.driver import Client, close, new_client
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 20.0
@@ -96,11 +97,13 @@ async def wire_server_process(data_dir: Path | None) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def motor_client(uri: str, **options: Any) -> AsyncIterator[AsyncIOMotorClient[Any]]:
-    """A Motor client that is always closed, failing fast if the server is gone."""
+async def mongo_client(
+    uri: str, *, driver: MongoDriver = "motor", **options: Any
+) -> AsyncIterator[Client]:
+    """A client of `driver` that is always closed, failing fast if the server is gone."""
     options.setdefault("serverSelectionTimeoutMS", SERVER_SELECTION_TIMEOUT_MS)
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(uri, **options)
+    client = new_client(driver, uri, **options)
     try:
         yield client
     finally:
-        client.close()
+        await close(client)
