@@ -63,7 +63,8 @@ def e164_numbers(draw: st.DrawFn) -> str:
     number of the code with its last digits changed (valid ones, so zones are found)."""
     code = str(draw(st.sampled_from(CODES)))
     examples = example_numbers(int(code))
-    if examples and draw(st.booleans()):
+    near_an_example: bool = draw(st.booleans())
+    if examples and near_an_example:
         example = draw(st.sampled_from(examples))
         keep = draw(st.integers(len(code) + 1, len(example) - 1))
         longest = max(len(example), 16)  # + and 15 digits
