@@ -2,9 +2,12 @@
 same DATA_DIR feel meanwhile?
 
     python -m bench.import_speed [--sizes 100000,1000000] [--csv] [--live] [--seconds 10]
+        [--derive-zones]
 
 For each size: a file of stored documents in one outdial (bench.scale's targets: 90% exhausted,
-the rest idle, progressing and done) is imported into an empty DATA_DIR by the real command, in
+the rest idle, progressing and done; each line's time_zone null, or with --derive-zones no
+time_zone key, as a version 2 program stored them, so that each line derives its zone from its
+number) is imported into an empty DATA_DIR by the real command, in
 a process of its own; printed: wall time, rate, CPU seconds of the import and its workers, and
 how long checking and writing took (from its progress lines).
 
@@ -57,12 +60,16 @@ CSV_COLUMNS = (
 REPORT = "mutation($id: ID!) { updateOutdialtargetStatus(id: $id, status: IDLE) { status } }"
 
 
-def write_file(path: Path, size: int, outdial: str | None = None) -> list[str]:
+def write_file(
+    path: Path, size: int, outdial: str | None = None, *, derive_zones: bool = False
+) -> list[str]:
     """`size` stored documents as JSON lines; their ids."""
     ids = []
     with path.open("wb") as out:
         for n in range(size):
             doc = target_to_document(make_target(n))
+            if derive_zones:
+                del doc["time_zone"]
             if outdial is not None:
                 doc |= {"outdial_id": outdial, "try_count_0": 0, "status": "idle"}
                 doc["_id"] = doc["id"] = f"{n:08x}-0000-4000-8000-{outdial[-12:]}"
@@ -261,7 +268,7 @@ async def run(args: argparse.Namespace) -> None:
     for size in args.sizes:
         with data_dir() as files:
             lines = files / "targets.jsonl"
-            write_file(lines, size)
+            write_file(lines, size, derive_zones=args.derive_zones)
             _say(alone(lines, size))
             if args.csv:
                 _say("\n".join(csv_beside_json_lines(size)))
@@ -282,6 +289,9 @@ def main() -> None:
     )
     parser.add_argument("--live", action="store_true", help="also beside a running service")
     parser.add_argument("--seconds", type=float, default=10.0, help="service alone, measured")
+    parser.add_argument(
+        "--derive-zones", action="store_true", help="lines without time_zone: each derives one"
+    )
     asyncio.run(run(parser.parse_args()))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from domain import phones, zones
 from domain.errors import BadUserInput
@@ -104,6 +104,8 @@ def address(
     address_text(value.detail, f"{field_name}.detail")
     if value.type is AddressType.NONE:
         return None
+    if target == value.target:
+        return value
     return Address(value.type, target, value.target_name, value.name, value.detail)
 
 
@@ -172,21 +174,27 @@ def draft(value: TargetDraft, prefix: str, *, default_region: str | None = None)
         )
         for slot in SLOTS
     )
-    checked = TargetDraft(
-        id=optional_uuid_arg(value.id, f"{prefix}.id"),
-        outdial_id=uuid_arg(value.outdial_id, f"{prefix}.outdialId"),
-        name=text(value.name, f"{prefix}.name", NAME_MAX),
-        detail=text(value.detail, f"{prefix}.detail", TEXT_MAX),
-        data=text(value.data, f"{prefix}.data", TEXT_MAX),
-        destinations=destinations,  # type: ignore[arg-type]
-    )
-    if not any(d is not None for d in checked.destinations):
+    target_id = optional_uuid_arg(value.id, f"{prefix}.id")
+    outdial_id = uuid_arg(value.outdial_id, f"{prefix}.outdialId")
+    name = text(value.name, f"{prefix}.name", NAME_MAX)
+    detail = text(value.detail, f"{prefix}.detail", TEXT_MAX)
+    data = text(value.data, f"{prefix}.data", TEXT_MAX)
+    if not any(d is not None for d in destinations):
         raise BadUserInput(f"{prefix}.destination0", "a target needs at least one destination")
     if value.zone_given:
         zone = zones.given_zone(value.time_zone, f"{prefix}.timeZone")
     else:
-        zone = zones.derived_zone(checked.destinations)
-    return replace(checked, time_zone=zone, zone_given=value.zone_given)
+        zone = zones.derived_zone(destinations)
+    return TargetDraft(
+        outdial_id,
+        name,
+        detail,
+        data,
+        destinations,  # type: ignore[arg-type]
+        id=target_id,
+        time_zone=zone,
+        zone_given=value.zone_given,
+    )
 
 
 def drafts(

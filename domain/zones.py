@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
-import phonenumbers
 from phonenumbers import timezone as number_zones
 
+from domain import e164
 from domain.errors import BadUserInput
 from domain.models import Address, AddressType
 
@@ -65,8 +65,5 @@ def derived_zone(destinations: Iterable[Address | None]) -> str | None:
 
 @lru_cache(maxsize=65_536)
 def _zones_of_number(number: str) -> tuple[str, ...]:
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return ()
-    return tuple(number_zones.time_zones_for_number(parsed))
+    parsed = e164.parsed(number)
+    return () if parsed is None else tuple(number_zones.time_zones_for_number(parsed))
