@@ -16,7 +16,7 @@ run: $(RUNTIME)
 # One worker a core (pytest-xdist); each test file runs whole on one worker, so module fixtures
 # (live services, wire servers) start once.
 test: test-deps lint
-	$(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 # What the browser and node tests need from Debian: chromium (driven by the playwright package,
 # no `playwright install`) and node with npm. Installed only when missing, and only as root.

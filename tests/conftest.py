@@ -15,9 +15,8 @@ from tests.support.api import GraphQLClient
 from tests.support.backends import TIERS, Backend, RawDocuments, open_backend
 
 # The files that take longest, first: pytest-xdist hands whole files (`--dist loadfile`) to the
-# worker that is free, in collection order (`--no-loadscope-reorder`; by default it orders files
-# by their number of tests, which puts the few long live tests last), so a long file collected
-# last would run alone at the end while the other core idles.
+# worker that is free, in collection order, so a long file collected last would run alone at the
+# end while the other core idles.
 LONGEST_FIRST = (
     "tests/live/",
     "tests/storage/test_durability.py",
