@@ -14,28 +14,6 @@ from server.settings import Settings
 from tests.support.api import GraphQLClient
 from tests.support.backends import TIERS, Backend, RawDocuments, open_backend
 
-# The files that take longest, first: pytest-xdist hands whole files (`--dist loadfile`) to the
-# worker that is free, in collection order, so a long file collected last would run alone at the
-# end while the other core idles.
-LONGEST_FIRST = (
-    "tests/live/",
-    "tests/storage/test_durability.py",
-    "tests/api/test_validation.py",
-    "tests/http/test_subscriptions_ws.py",
-    "tests/cli/",
-    "tests/api/test_calling_windows.py",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        return next(
-            (at for at, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)),
-            len(LONGEST_FIRST),
-        )
-
-    items.sort(key=rank)  # stable: within a rank, files and tests keep their order
-
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every test that uses `backend` runs on each tier, or on mongomock alone when marked
