@@ -26,10 +26,9 @@ from cli.importer import UnusableFile
 from cli.sources import BadLine, Chunk, Incoming, Record, Refused
 from domain import validation
 from domain.errors import BadUserInput
-from domain.models import NOT_DELETED, SLOTS, Address, AddressType, Status, Target
+from domain.models import SLOTS, Address, AddressType
 
 _BOM = b"\xef\xbb\xbf"
-_NO_TRIES = (0, 0, 0, 0, 0)
 _FIELD = re.compile(r"row\.(name|detail|data|timeZone|destination(\d))\b")
 _SHOWN_COLUMNS = 12
 
@@ -190,7 +189,7 @@ class CsvRows:
         except BadUserInput as error:
             raise BadLine(self._named(error)) from None
         target_id = self._key_id(key) if key is not None else self._content_id(checked)
-        return Incoming(_target(target_id, checked, now), zone_given=checked.zone_given)
+        return Incoming(checked.new_target(target_id, now), zone_given=checked.zone_given)
 
     def _key(self, row: list[str]) -> str | None:
         if self.key is None:
@@ -228,23 +227,6 @@ class CsvRows:
     def _destination_columns(self) -> str:
         columns = [destination.cell.column for destination in self.destinations]
         return f"{columns[0]} is" if len(columns) == 1 else f"{_listed(columns)} are all"
-
-
-def _target(target_id: str, draft: validation.TargetDraft, now: str) -> Target:
-    return Target(
-        id=target_id,
-        outdial_id=draft.outdial_id,
-        name=draft.name,
-        detail=draft.detail,
-        data=draft.data,
-        status=Status.IDLE,
-        destinations=draft.destinations,
-        try_counts=_NO_TRIES,
-        tm_create=now,
-        tm_update=now,
-        tm_delete=NOT_DELETED,
-        time_zone=draft.time_zone,
-    )
 
 
 def _text(row: list[str], cell: Cell) -> str:

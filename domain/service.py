@@ -13,7 +13,6 @@ from domain.listing import DestinationTargets, ListScope, OutdialTargets, Target
 from domain.locks import KeyedLocks
 from domain.models import (
     MAX_TRY_COUNT,
-    NOT_DELETED,
     SLOTS,
     AddressType,
     Status,
@@ -167,7 +166,10 @@ class TargetService:
         for _ in range(_WRITE_ATTEMPTS):
             now = clock.format_time(self._now())
             stored = await self._stored_with_ids(drafts, id_field)
-            targets = [stored.get(d.id or "") or _new_target(d, now) for d in drafts]
+            targets = [
+                stored.get(d.id or "") or d.new_target(d.id or str(uuid.uuid4()), now)
+                for d in drafts
+            ]
             new = [target for target in targets if target.id not in stored]
             try:
                 if new:
@@ -421,20 +423,3 @@ def _patched(current: Target, patch: TargetPatch, now: str) -> Target:
 
 def _contended(target_id: str) -> Conflict:
     return Conflict(f"target {target_id} kept changing while being written; try again")
-
-
-def _new_target(value: TargetDraft, now: str) -> Target:
-    return Target(
-        id=value.id or str(uuid.uuid4()),
-        outdial_id=value.outdial_id,
-        name=value.name,
-        detail=value.detail,
-        data=value.data,
-        status=Status.IDLE,
-        destinations=value.destinations,
-        try_counts=(0, 0, 0, 0, 0),
-        tm_create=now,
-        tm_update=now,
-        tm_delete=NOT_DELETED,
-        time_zone=value.time_zone,
-    )

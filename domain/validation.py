@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from domain import phones, zones
 from domain.errors import BadUserInput
-from domain.models import SLOTS, Address, AddressType, Destinations, Target
+from domain.models import NOT_DELETED, SLOTS, Address, AddressType, Destinations, Status, Target
 
 NAME_MAX = 255
 TEXT_MAX = 65_535
@@ -135,6 +135,23 @@ class TargetDraft:
     # The zone asked for when `zone_given` (None: no zone); otherwise derived from the numbers.
     time_zone: str | None = None
     zone_given: bool = False
+
+    def new_target(self, target_id: str, now: str) -> Target:
+        """The target a create of this (checked) draft stores: idle, never tried, made `now`."""
+        return Target(
+            id=target_id,
+            outdial_id=self.outdial_id,
+            name=self.name,
+            detail=self.detail,
+            data=self.data,
+            status=Status.IDLE,
+            destinations=self.destinations,
+            try_counts=(0, 0, 0, 0, 0),
+            tm_create=now,
+            tm_update=now,
+            tm_delete=NOT_DELETED,
+            time_zone=self.time_zone,
+        )
 
     def describes(self, target: Target) -> bool:
         """The stored target is what this draft asks for: a retry of the same create. A draft
