@@ -8,6 +8,30 @@ from domain.models import SLOTS
 from storage.documents import destination_field, try_count_field
 from storage.mongo.driver import Collection
 
+_CLAIMABLE = [("outdial_id", ASCENDING), ("status", ASCENDING), ("tm_delete", ASCENDING)]
+_CLAIM_ORDER = [("tm_update", ASCENDING), ("_id", ASCENDING)]
+
+
+def _zone(zoned: bool) -> list[tuple[str, int]]:
+    return [("time_zone", ASCENDING)] if zoned else []
+
+
+def _slot_index(slot: int, *, zoned: bool) -> IndexModel:
+    return IndexModel(
+        [*_CLAIMABLE, *_zone(zoned), (try_count_field(slot), ASCENDING), *_CLAIM_ORDER],
+        name=f"{'window' if zoned else 'claim'}_slot{slot}",
+        partialFilterExpression={f"{destination_field(slot)}.type": {"$gt": ""}},
+    )
+
+
+def _never_tried_index(*, zoned: bool) -> IndexModel:
+    tries = [(try_count_field(slot), ASCENDING) for slot in SLOTS]
+    return IndexModel(
+        [*_CLAIMABLE, *_zone(zoned), *tries, *_CLAIM_ORDER],
+        name=f"{'window' if zoned else 'claim'}_never_tried",
+    )
+
+
 INDEXES = [
     IndexModel(
         [
@@ -28,64 +52,14 @@ INDEXES = [
         ],
         name="list_by_status",
     ),
-    # The claim's lookups (domain.candidates): per slot, by try count, in claim order...
-    *(
-        IndexModel(
-            [
-                ("outdial_id", ASCENDING),
-                ("status", ASCENDING),
-                ("tm_delete", ASCENDING),
-                (try_count_field(slot), ASCENDING),
-                ("tm_update", ASCENDING),
-                ("_id", ASCENDING),
-            ],
-            name=f"claim_slot{slot}",
-            partialFilterExpression={f"{destination_field(slot)}.type": {"$gt": ""}},
-        )
-        for slot in SLOTS
-    ),
-    # ...and never-tried targets, whom no retry interval holds back.
-    IndexModel(
-        [
-            ("outdial_id", ASCENDING),
-            ("status", ASCENDING),
-            ("tm_delete", ASCENDING),
-            *((try_count_field(slot), ASCENDING) for slot in SLOTS),
-            ("tm_update", ASCENDING),
-            ("_id", ASCENDING),
-        ],
-        name="claim_never_tried",
-    ),
-    # The claim under a calling window: the same, within one zone (domain.candidates.InZone),
-    # and the zones present, one seek each.
-    *(
-        IndexModel(
-            [
-                ("outdial_id", ASCENDING),
-                ("status", ASCENDING),
-                ("tm_delete", ASCENDING),
-                ("time_zone", ASCENDING),
-                (try_count_field(slot), ASCENDING),
-                ("tm_update", ASCENDING),
-                ("_id", ASCENDING),
-            ],
-            name=f"window_slot{slot}",
-            partialFilterExpression={f"{destination_field(slot)}.type": {"$gt": ""}},
-        )
-        for slot in SLOTS
-    ),
-    IndexModel(
-        [
-            ("outdial_id", ASCENDING),
-            ("status", ASCENDING),
-            ("tm_delete", ASCENDING),
-            ("time_zone", ASCENDING),
-            *((try_count_field(slot), ASCENDING) for slot in SLOTS),
-            ("tm_update", ASCENDING),
-            ("_id", ASCENDING),
-        ],
-        name="window_never_tried",
-    ),
+    # The claim's lookups (domain.candidates): per slot, by try count, in claim order, and
+    # never-tried targets, whom no retry interval holds back...
+    *(_slot_index(slot, zoned=False) for slot in SLOTS),
+    _never_tried_index(zoned=False),
+    # ...and the same under a calling window, within one zone (domain.candidates.InZone); the
+    # zones present are found along them, one seek each.
+    *(_slot_index(slot, zoned=True) for slot in SLOTS),
+    _never_tried_index(zoned=True),
     # The lapse sweep and the operator's release.
     IndexModel(
         [("status", ASCENDING), ("tm_delete", ASCENDING), ("tm_lease_expire", ASCENDING)],
