@@ -51,66 +51,66 @@ TOTAL = "SELECT coalesce(sum(n), 0) FROM outdial_counts WHERE outdial_id = ?"
 TOTAL_OF_STATUS = (
     "SELECT coalesce(sum(n), 0) FROM outdial_counts WHERE outdial_id = ? AND status = ?"
 )
-# The claim's lookups (domain.candidates), each one query on the slots' claim indexes alone.
-# Per slot: the next try count present below the maximum, and the candidates with one try count,
-# in claim order.
-NEXT_TRIES = [
-    f"SELECT try{slot} FROM targets INDEXED BY claim_slot{slot}"
-    f" WHERE {IDLE_WITH.format(slot=slot)} AND outdial_id = ? AND tried = 1"
-    f" AND try{slot} >= ? AND try{slot} < ? ORDER BY try{slot} LIMIT 1"
-    for slot in SLOTS
-]
-TRIED = [
-    f"SELECT tm_update, id FROM targets INDEXED BY claim_slot{slot}"
-    f" WHERE {IDLE_WITH.format(slot=slot)} AND outdial_id = ? AND tried = 1 AND try{slot} = ?"
-    " AND tm_update <= ? ORDER BY tm_update, id LIMIT ?"
-    for slot in SLOTS
-]
+
+
+# The claim's lookups (domain.candidates), each one query on the slots' claim indexes alone;
+# under a calling window the same on the slots' window indexes, within one zone (`zone IS ?`: a
+# name, or NULL for targets without one). Per slot: the next try count present below the
+# maximum, and the candidates with one try count, in claim order.
+def _claim_index(slot: int, *, zoned: bool) -> tuple[str, str]:
+    """The index a slot's lookups read, and what they pin on it before the try counts."""
+    if zoned:
+        return f"window_slot{slot}", "outdial_id = ? AND zone IS ?"
+    return f"claim_slot{slot}", "outdial_id = ?"
+
+
+def _next_tries(slot: int, *, zoned: bool) -> str:
+    index, scope = _claim_index(slot, zoned=zoned)
+    return (
+        f"SELECT try{slot} FROM targets INDEXED BY {index}"
+        f" WHERE {IDLE_WITH.format(slot=slot)} AND {scope} AND tried = 1"
+        f" AND try{slot} >= ? AND try{slot} < ? ORDER BY try{slot} LIMIT 1"
+    )
+
+
+def _tried(slot: int, *, zoned: bool) -> str:
+    index, scope = _claim_index(slot, zoned=zoned)
+    return (
+        f"SELECT tm_update, id FROM targets INDEXED BY {index}"
+        f" WHERE {IDLE_WITH.format(slot=slot)} AND {scope} AND tried = 1 AND try{slot} = ?"
+        " AND tm_update <= ? ORDER BY tm_update, id LIMIT ?"
+    )
+
+
+def _never_tried(slots: tuple[int, ...], *, zoned: bool) -> str:
+    """Never-tried candidates holding a destination in one of `slots`, in claim order: the
+    slots' index ranges merged in order, with no sort."""
+    scope, limit = ("outdial_id = ?1 AND zone IS ?2", "?3") if zoned else ("outdial_id = ?1", "?2")
+    ranges = " UNION ".join(
+        f"SELECT tm_update, id FROM targets INDEXED BY {_claim_index(slot, zoned=zoned)[0]}"
+        f" WHERE {IDLE_WITH.format(slot=slot)} AND {scope} AND tried = 0 AND try{slot} = 0"
+        for slot in slots
+    )
+    return f"{ranges} ORDER BY tm_update, id LIMIT {limit}"
 
 
 @cache
 def never_tried(slots: tuple[int, ...]) -> str:
-    """Never-tried candidates holding a destination in one of `slots`, in claim order
-    (parameters: outdial id, limit): the slots' index ranges merged in order, with no sort."""
-    ranges = " UNION ".join(
-        f"SELECT tm_update, id FROM targets INDEXED BY claim_slot{slot}"
-        f" WHERE {IDLE_WITH.format(slot=slot)} AND outdial_id = ?1 AND tried = 0 AND try{slot} = 0"
-        for slot in slots
-    )
-    return f"{ranges} ORDER BY tm_update, id LIMIT ?2"
-
-
-NEVER_TRIED = [never_tried((slot,)) for slot in SLOTS]
-
-# The claim's lookups under a calling window, on the slots' window indexes alone: the same as
-# above within one zone (`zone IS ?`: a name, or NULL for targets without one).
-_IN_ZONE = "outdial_id = ? AND zone IS ?"
-NEXT_TRIES_IN_ZONE = [
-    f"SELECT try{slot} FROM targets INDEXED BY window_slot{slot}"
-    f" WHERE {IDLE_WITH.format(slot=slot)} AND {_IN_ZONE} AND tried = 1"
-    f" AND try{slot} >= ? AND try{slot} < ? ORDER BY try{slot} LIMIT 1"
-    for slot in SLOTS
-]
-TRIED_IN_ZONE = [
-    f"SELECT tm_update, id FROM targets INDEXED BY window_slot{slot}"
-    f" WHERE {IDLE_WITH.format(slot=slot)} AND {_IN_ZONE} AND tried = 1 AND try{slot} = ?"
-    " AND tm_update <= ? ORDER BY tm_update, id LIMIT ?"
-    for slot in SLOTS
-]
+    """Parameters: outdial id, limit."""
+    return _never_tried(slots, zoned=False)
 
 
 @cache
 def never_tried_in_zone(slots: tuple[int, ...]) -> str:
     """never_tried within one zone (parameters: outdial id, zone or NULL, limit)."""
-    ranges = " UNION ".join(
-        f"SELECT tm_update, id FROM targets INDEXED BY window_slot{slot}"
-        f" WHERE {IDLE_WITH.format(slot=slot)} AND outdial_id = ?1 AND zone IS ?2"
-        f" AND tried = 0 AND try{slot} = 0"
-        for slot in slots
-    )
-    return f"{ranges} ORDER BY tm_update, id LIMIT ?3"
+    return _never_tried(slots, zoned=True)
 
 
+NEXT_TRIES = [_next_tries(slot, zoned=False) for slot in SLOTS]
+TRIED = [_tried(slot, zoned=False) for slot in SLOTS]
+NEVER_TRIED = [never_tried((slot,)) for slot in SLOTS]
+NEXT_TRIES_IN_ZONE = [_next_tries(slot, zoned=True) for slot in SLOTS]
+TRIED_IN_ZONE = [_tried(slot, zoned=True) for slot in SLOTS]
 NEVER_TRIED_IN_ZONE = [never_tried_in_zone((slot,)) for slot in SLOTS]
 
 
