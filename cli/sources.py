@@ -51,17 +51,7 @@ class Incoming:
 
     def describes(self, stored: Target) -> bool:
         """The stored target is this record's: an import run again (client-chosen ids)."""
-        target = self.target
-        draft = TargetDraft(
-            target.outdial_id,
-            target.name,
-            target.detail,
-            target.data,
-            target.destinations,
-            time_zone=target.time_zone,
-            zone_given=self.zone_given,
-        )
-        return draft.describes(stored)
+        return TargetDraft.of(self.target, zone_given=self.zone_given).describes(stored)
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,6 +136,19 @@ class TargetDraft:
     time_zone: str | None = None
     zone_given: bool = False
 
+    @classmethod
+    def of(cls, target: Target, *, zone_given: bool) -> TargetDraft:
+        """What `target` asks a create for (its zone as asked for only when `zone_given`)."""
+        return cls(
+            target.outdial_id,
+            target.name,
+            target.detail,
+            target.data,
+            target.destinations,
+            time_zone=target.time_zone,
+            zone_given=zone_given,
+        )
+
     def new_target(self, target_id: str, now: str) -> Target:
         """The target a create of this (checked) draft stores: idle, never tried, made `now`."""
         return Target(

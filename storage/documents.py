@@ -297,15 +297,7 @@ def _as_created(target: Target, *, zone_given: bool, default_region: str | None)
     if target.time_zone is not None:  # "" too: a line holds a zone name or null
         zones.zone_name(target.time_zone, "doc.timeZone")
     draft = validation.draft(
-        validation.TargetDraft(
-            target.outdial_id,
-            target.name,
-            target.detail,
-            target.data,
-            target.destinations,
-            time_zone=target.time_zone,
-            zone_given=zone_given,
-        ),
+        validation.TargetDraft.of(target, zone_given=zone_given),
         "doc",
         default_region=default_region,
     )
