@@ -10,7 +10,6 @@ from storage.sqlite.schema import COLUMNS, IDLE_WITH, LIVE
 PLACEHOLDERS = ", ".join("?" for _ in COLUMNS)
 INSERT = f"INSERT INTO targets ({', '.join(COLUMNS)}) VALUES ({PLACEHOLDERS})"
 INSERT_NEW = f"INSERT OR IGNORE INTO targets ({', '.join(COLUMNS)}) VALUES ({PLACEHOLDERS})"
-REWRITE = f"UPDATE targets SET ({', '.join(COLUMNS)}) = ({PLACEHOLDERS}) WHERE id = ?"
 INSERT_KEY = (
     "INSERT OR IGNORE INTO destination_keys (type, target, tm_create, id) VALUES (?, ?, ?, ?)"
 )
@@ -23,6 +22,8 @@ PROGRESSING_SINCE = (
     " AND tm_update <= ? ORDER BY tm_update LIMIT ?"
 )
 DOC_BY_ID = "SELECT doc FROM targets WHERE id = ?"
+ROW_BY_ID = f"SELECT {', '.join(COLUMNS)} FROM targets WHERE id = ?"
+KEYS_OF = "SELECT type, target, tm_create, id FROM destination_keys WHERE id = ?"
 EVERY = "SELECT doc FROM targets WHERE readable = 1 ORDER BY id"
 EVERY_OF_OUTDIAL = (
     "SELECT doc FROM targets INDEXED BY by_outdial WHERE readable = 1 AND outdial_id = ?"
@@ -36,7 +37,7 @@ COUNT_UP_BY = (
 )
 DELETE_KEYS = "DELETE FROM destination_keys WHERE id = ?"
 ALL_DOCS = "SELECT doc FROM targets"
-ALL_IDS_AND_DOCS = "SELECT id, doc FROM targets"
+ALL_ROWS = f"SELECT {', '.join(COLUMNS)} FROM targets"
 TOTAL_OF_DESTINATION = "SELECT count(*) FROM destination_keys WHERE type = ? AND target = ?"
 COUNTS = "SELECT status, n FROM outdial_counts WHERE outdial_id = ?"
 OUTDIALS_AFTER = (
@@ -135,6 +136,17 @@ ZONES_PRESENT = [
     " AND zone IS NULL)"
     for slot in SLOTS
 ]
+
+
+@cache
+def update_of(columns: tuple[str, ...]) -> str:
+    """Sets these columns alone: SQLite then leaves alone every index that reads none of them."""
+    return f"UPDATE targets SET {', '.join(f'{column} = ?' for column in columns)} WHERE id = ?"
+
+
+def rows_by_id(count: int) -> str:
+    marks = ", ".join("?" for _ in range(count))
+    return f"SELECT {', '.join(COLUMNS)} FROM targets WHERE id IN ({marks})"
 
 
 def docs_by_id(count: int) -> str:

@@ -8,8 +8,9 @@ transaction.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 from domain import claim, clock, leases
 from domain.candidates import CandidateWalk, Lookup, NeverTried, NextTries, ZonesPresent
@@ -28,9 +29,11 @@ from storage.documents import (
 )
 from storage.sqlite import queries, writes
 from storage.sqlite.database import SqliteDatabase
-from storage.sqlite.rows import document_of, read, row_of, target_of
+from storage.sqlite.rows import document_of, target_of
+from storage.sqlite.schema import COLUMNS
 
 _MAX_VARIABLES = 500
+_DOC = COLUMNS.index("doc")
 _EXPORT_BATCH = 1000
 
 
@@ -95,7 +98,8 @@ class SqliteTargetRepository:
 
     async def available(self, *, rules: ClaimPolicy, now: datetime, limit: int) -> list[Target]:
         reader = self._database.reader
-        return [target_of(text) for text in _available_docs(reader, rules, now, limit)]
+        found = _available(reader, rules, now, limit, queries.docs_by_id)
+        return [target_of(text) for _, text in found]
 
     async def create(self, *, targets: Sequence[Target]) -> None:
         docs = [target_to_document(target) for target in targets]
@@ -107,15 +111,15 @@ class SqliteTargetRepository:
 
     async def replace(self, *, current: Target, after: Target) -> Target | None:
         def write(connection: sqlite3.Connection) -> Target | None:
-            row = connection.execute(queries.DOC_BY_ID, (current.id,)).fetchone()
+            row = connection.execute(queries.ROW_BY_ID, (current.id,)).fetchone()
             if row is None:
                 return None
-            doc = document_of(row[0])
+            doc = document_of(row[_DOC])
             stored = self._unreadable.read(doc)
             if isinstance(stored, UnreadableTarget) or not _unchanged(stored, current):
                 return None
             doc |= changed_fields(stored, after)
-            written = writes.rewrite(connection, doc, current.id)
+            written = writes.change(connection, row, doc)
             if isinstance(written, UnreadableDocument):
                 raise written  # as reading it again would: the write's savepoint is rolled back
             return written
@@ -138,8 +142,8 @@ class SqliteTargetRepository:
         # In the writer's transaction: no other write comes between the lookups and the claims.
         def write(connection: sqlite3.Connection) -> list[tuple[Target, int]]:
             claimed = []
-            for text in _available_docs(connection, rules, now, limit):
-                doc = document_of(text)
+            for row in _available(connection, rules, now, limit, queries.rows_by_id):
+                doc = document_of(row[_DOC])
                 before = target_from_document(doc)
                 token = leases.new_token()
                 taken = claim.take(before, rules, written_at, token=token, lease_ms=lease_ms)
@@ -147,7 +151,7 @@ class SqliteTargetRepository:
                     continue
                 after, _ = taken
                 doc |= changed_fields(before, after)
-                connection.execute(queries.REWRITE, (*row_of(doc, read(doc)), before.id))
+                writes.change(connection, row, doc)
                 claimed.append(taken)
             return claimed
 
@@ -188,12 +192,19 @@ def _docs_by_id(connection: sqlite3.Connection, target_ids: Sequence[str]) -> li
     return [(target_id, text) for target_id, text in connection.execute(query, list(target_ids))]
 
 
-def _available_docs(
-    connection: sqlite3.Connection, rules: ClaimPolicy, now: datetime, limit: int
-) -> list[str]:
-    """The first `limit` available targets in claim order, from the claim indexes alone."""
+def _available(
+    connection: sqlite3.Connection,
+    rules: ClaimPolicy,
+    now: datetime,
+    limit: int,
+    rows_by_id: Callable[[int], str],
+) -> list[tuple[Any, ...]]:
+    """The first `limit` available targets in claim order, found from the claim indexes alone,
+    as the rows `rows_by_id` reads (each starting with the id)."""
     ids = [target_id for _, target_id in _candidate_keys(connection, rules, now, limit)]
-    by_id = dict(_docs_by_id(connection, ids)) if ids else {}
+    if not ids:
+        return []
+    by_id = {row[0]: row for row in connection.execute(rows_by_id(len(ids)), ids)}
     return [by_id[target_id] for target_id in ids if target_id in by_id]
 
 

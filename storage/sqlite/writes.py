@@ -10,7 +10,7 @@ from storage.sqlite import changelog, queries, rows
 from storage.sqlite.rows import Read, Row, destination_keys_of, row_of
 from storage.sqlite.schema import COLUMNS
 
-_LIVE, _OUTDIAL = COLUMNS.index("live"), COLUMNS.index("outdial_id")
+_DOC, _LIVE, _OUTDIAL = (COLUMNS.index(name) for name in ("doc", "live", "outdial_id"))
 
 
 def insert(
@@ -40,12 +40,22 @@ def insert_rows(
     changelog.note_created(connection, (row[_OUTDIAL] for row in targets if row[_LIVE]))
 
 
-def rewrite(connection: sqlite3.Connection, doc: Mapping[str, Any], target_id: str) -> Read:
-    """Rewrites `target_id` as `doc`; what `doc` reads as, from the one read its rows came from."""
+def change(connection: sqlite3.Connection, stored: Row, doc: Mapping[str, Any]) -> Read:
+    """Rewrites the target whose row is `stored` (as read in this transaction) as `doc`; what
+    `doc` reads as, from the one read its rows came from. Only what differs is written: the
+    columns whose values change, so that SQLite leaves alone every index that reads none of
+    them, and the destination keys only when they change."""
     target = rows.read(doc)
-    connection.execute(queries.REWRITE, (*row_of(doc, target), target_id))
-    connection.execute(queries.DELETE_KEYS, (target_id,))
-    connection.executemany(queries.INSERT_KEY, destination_keys_of(target))
+    row = row_of(doc, target)
+    target_id = stored[0]
+    changed = [n for n in range(1, len(COLUMNS)) if row[n] != stored[n]]
+    if changed:
+        statement = queries.update_of(tuple(COLUMNS[n] for n in changed))
+        connection.execute(statement, [*(row[n] for n in changed), target_id])
+    keys = destination_keys_of(target)
+    if sorted(connection.execute(queries.KEYS_OF, (target_id,))) != keys:
+        connection.execute(queries.DELETE_KEYS, (target_id,))
+        connection.executemany(queries.INSERT_KEY, keys)
     return target
 
 
@@ -59,5 +69,5 @@ def index_all(connection: sqlite3.Connection) -> None:
 def derive_all(connection: sqlite3.Connection) -> None:
     """Every target's row and destination keys derived again from its document (a store written
     while the reader judged documents otherwise: what it let in may be unreadable now)."""
-    for target_id, text in connection.execute(queries.ALL_IDS_AND_DOCS).fetchall():
-        rewrite(connection, rows.document_of(text), target_id)
+    for row in connection.execute(queries.ALL_ROWS).fetchall():
+        change(connection, row, rows.document_of(row[_DOC]))

@@ -11,6 +11,7 @@ import pytest
 from domain.models import SLOTS
 from storage.sqlite import queries
 from storage.sqlite.database import _create_schema, connect
+from storage.sqlite.schema import COLUMNS
 
 OUTDIAL = "40bea034-1d17-474d-a5de-da00d0861c69"
 TARGET = "00000000-0000-4000-8000-000000000001"
@@ -111,8 +112,12 @@ def test_query_is_served_by_an_index_and_sorts_nothing(
     assert "TEMP B-TREE" not in found, found
 
 
-def test_the_rewrite_of_one_target_finds_it_by_key(connection: sqlite3.Connection) -> None:
-    found = plan(connection, queries.REWRITE, (None,) * (queries.REWRITE.count("?")))
+@pytest.mark.parametrize("columns", [("doc", "status", "tm_update", "lease"), COLUMNS[1:]])
+def test_the_rewrite_of_one_target_finds_it_by_key(
+    connection: sqlite3.Connection, columns: tuple[str, ...]
+) -> None:
+    update = queries.update_of(columns)
+    found = plan(connection, update, (None,) * update.count("?"))
     assert "SEARCH targets USING INDEX sqlite_autoindex_targets_1 (id=?)" in found, found
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -74,3 +75,53 @@ async def test_a_write_after_stop_is_refused_not_left_waiting(tmp_path: Path) ->
     assert await waiting == (1,)  # answered before the writer stopped
     with pytest.raises(DatabaseUnavailable):
         await asyncio.wait_for(writer.write(lambda c: c.execute("SELECT 1")), 5)
+
+
+def _noting_commit_threads(path: Path, threads: list[str]) -> Callable[[], sqlite3.Connection]:
+    def open_connection() -> sqlite3.Connection:
+        connection = connect(path)
+
+        def traced(statement: str) -> None:
+            if statement == "COMMIT":
+                threads.append(threading.current_thread().name)
+
+        connection.set_trace_callback(traced)
+        return connection
+
+    return open_connection
+
+
+async def test_commits_wait_for_the_disk_beside_the_event_loop_while_alone(
+    tmp_path: Path,
+) -> None:
+    threads: list[str] = []
+    writer = GroupWriter(_noting_commit_threads(tmp_path / "w.sqlite3", threads))
+    try:
+        await writer.write(lambda c: c.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)"))
+        for n in range(3):
+            await writer.write(lambda c, n=n: c.execute("INSERT INTO t (n) VALUES (?)", (n,)))
+    finally:
+        await writer.stop()
+    assert all(name.startswith("sqlite-commit") for name in threads[1:]), threads
+
+
+async def test_commits_beside_another_writer_hold_the_write_lock_no_longer_than_they_must(
+    tmp_path: Path,
+) -> None:
+    """Handed to a thread, a commit first waits for the busy event loop to let go of the GIL,
+    holding the file's write lock, which the other process waits for, meanwhile."""
+    path = tmp_path / "w.sqlite3"
+    threads: list[str] = []
+    writer = GroupWriter(_noting_commit_threads(path, threads))
+    other = GroupWriter(lambda: connect(path))
+    try:
+        await writer.write(lambda c: c.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)"))
+        await writer.write(lambda c: c.execute("INSERT INTO t (n) VALUES (1)"))
+        await other.write(lambda c: c.execute("INSERT INTO t (n) VALUES (2)"))
+        await writer.write(lambda c: c.execute("INSERT INTO t (n) VALUES (3)"))
+        await writer.write(lambda c: c.execute("INSERT INTO t (n) VALUES (4)"))
+    finally:
+        await other.stop()
+        await writer.stop()
+    loop_thread = threading.current_thread().name
+    assert threads[1:] == ["sqlite-commit_0", loop_thread, loop_thread], threads
