@@ -8,14 +8,20 @@ STAMP := $(VENV)/.installed
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
+SOURCES := bench cli domain engine resolvers schema server storage tests
+
 .PHONY: run test test-deps test-fast test-wire lint schema bench audit lock upgrade clean
 
 run: $(RUNTIME)
 	$(BIN)/outdial-graphql serve
 
 # One worker a core (pytest-xdist); each test file runs whole on one worker, so module fixtures
-# (live services, wire servers) start once.
+# (live services, wire servers) start once. The project's modules are compiled first: the tests
+# start hundreds of Python processes (services, the command line), and each would otherwise
+# compile every module it imports again (where PYTHONDONTWRITEBYTECODE is set, as on this
+# machine, nothing compiled on import is kept).
 test: test-deps lint
+	$(BIN)/python -m compileall -q $(SOURCES)
 	$(BIN)/python -m pytest -n auto --dist loadfile
 
 # What the browser and node tests need from Debian: chromium (driven by the playwright package,
@@ -54,15 +60,17 @@ $(UV): installer-requirements.txt
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r installer-requirements.txt
 	@touch $@
 
-# make run: what serving needs. `uv sync` is exact, so it takes the dev tools out again.
+# make run: what serving needs. `uv sync` is exact, so it takes the dev tools out again. Every
+# installed module is compiled at install (as pip does, and uv does not by default): starting
+# the service then takes 0.9 s of CPU instead of 1.8 s.
 $(RUNTIME): uv.lock pyproject.toml $(UV)
-	$(UV) sync --locked --quiet
+	$(UV) sync --locked --quiet --compile-bytecode
 	@rm -f $(STAMP)
 	@touch $@
 
 # make test and the tools: the dev extra as well.
 $(STAMP): uv.lock pyproject.toml $(UV)
-	$(UV) sync --locked --quiet --extra dev
+	$(UV) sync --locked --quiet --compile-bytecode --extra dev
 	@touch $@ $(RUNTIME)
 
 # After changing dependencies in pyproject.toml: resolve again, keeping every pin that still fits.
