@@ -6,10 +6,12 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     UV_NO_CACHE=1 \
     UV_PYTHON_DOWNLOADS=never \
-    UV_PROJECT_ENVIRONMENT=/opt/venv
+    UV_PROJECT_ENVIRONMENT=/opt/venv \
+    UV_COMPILE_BYTECODE=1
 
 WORKDIR /src
-# uv at its hashed pin, then exactly what uv.lock holds for serving (no dev tools, no installers).
+# uv at its hashed pin, then exactly what uv.lock holds for serving (no dev tools, no installers),
+# compiled here: the image sets PYTHONDONTWRITEBYTECODE, so a worker would compile each start.
 COPY installer-requirements.txt ./
 RUN pip install --require-hashes --no-deps -r installer-requirements.txt
 COPY . .
