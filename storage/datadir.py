@@ -2,9 +2,12 @@
 
 Every process holds a shared flock on `outdial.lock` while it runs, so that a program holding
 the directory alone (version 1's embedded store, the test server of tests.support) and this one
-never run together; start-up (creating the schema, the one-time migration) runs under a short
-exclusive flock on `outdial.start.lock`, one process at a time. A directory on a network
-filesystem is refused: SQLite's WAL needs every process on one machine, sharing memory.
+never run together; start-up (checking the file, creating the schema, the one-time migration)
+runs under a short exclusive flock on `outdial.start.lock`, one process at a time. A process
+that has started holds a shared flock on `outdial.running.lock`, so one that starts later knows
+whether the file is already in use by processes that checked it when they started. A directory
+on a network filesystem is refused: SQLite's WAL needs every process on one machine, sharing
+memory.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from storage.errors import CannotOpenStorage, from_os_error
 
 LOCK_FILE_NAME = "outdial.lock"
 START_LOCK_FILE_NAME = "outdial.start.lock"
+RUNNING_LOCK_FILE_NAME = "outdial.running.lock"
 MOUNTS = Path("/proc/mounts")
 # Filesystems shared between machines (or reached through a network protocol), where SQLite's
 # locks and WAL's shared memory do not hold.
@@ -145,14 +149,31 @@ def filesystem_of(path: Path, mounts: str) -> str | None:
 
 
 @asynccontextmanager
-async def starting_alone(data_dir: Path) -> AsyncIterator[None]:
-    """While inside, no other process of this program is starting on `data_dir`."""
+async def starting_alone(data_dir: Path) -> AsyncIterator[bool]:
+    """While inside, no other process of this program is starting on `data_dir`; gives whether
+    none has started and still runs either (the first to start, or the first since all
+    stopped). Once out, this process counts as started until `running.release()`."""
     lock = DataDirLock(data_dir, name=START_LOCK_FILE_NAME)
     await asyncio.to_thread(lock.acquire, wait=True)
     try:
-        yield
+        yield _none_running(data_dir)
     finally:
         lock.release()
+
+
+def running(data_dir: Path) -> DataDirLock:
+    """The lock a started process holds while it runs (acquire it inside `starting_alone`)."""
+    return DataDirLock(data_dir, shared=True, name=RUNNING_LOCK_FILE_NAME)
+
+
+def _none_running(data_dir: Path) -> bool:
+    probe = DataDirLock(data_dir, name=RUNNING_LOCK_FILE_NAME)
+    try:
+        probe.acquire()
+    except DataDirInUse:
+        return False
+    probe.release()
+    return True
 
 
 def _unescape(field: str) -> str:

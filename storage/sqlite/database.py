@@ -4,10 +4,10 @@ on the event loop.
 WAL lets reads run beside a write, also in other processes; `synchronous=FULL` makes every
 acknowledged write survive power loss. One writer per process groups that process's writes;
 SQLite runs the write transactions of every process one at a time, so each write is atomic and
-isolated, and every check it makes inside its transaction holds across processes. Opening checks
-the whole file (`PRAGMA quick_check`: per 100,000 targets, 210 MB, 0.4 s from the page cache
-and 1.6 s from disk) in a read transaction, which holds up no other process's writes, so a
-damaged file stops start-up rather than failing requests later.
+isolated, and every check it makes inside its transaction holds across processes. Opening may
+check the whole file (`PRAGMA quick_check`: per 100,000 targets, 210 MB, 0.4 s from the page
+cache and 1.6 s from disk) in a read transaction, which holds up no other process's writes, so
+a damaged file stops start-up rather than failing requests later.
 """
 
 from __future__ import annotations
@@ -79,8 +79,9 @@ class SqliteDatabase:
         self._commit_listeners.append(listener)
         return lambda: self._commit_listeners.remove(listener)
 
-    async def open(self) -> None:
-        """Raises CannotOpenStorage, naming the file, when it cannot be used."""
+    async def open(self, *, check: bool = True) -> None:
+        """Raises CannotOpenStorage, naming the file, when it cannot be used (or, if `check`, is
+        damaged anywhere)."""
         writer = GroupWriter(
             lambda: connect_writer(self.path),
             before_commit=self._prune_when_due,
@@ -88,7 +89,7 @@ class SqliteDatabase:
             busy_timeout_s=self._busy_timeout_s,
         )
         try:
-            if problems := await asyncio.to_thread(_quick_check, self.path):
+            if check and (problems := await asyncio.to_thread(_quick_check, self.path)):
                 raise damaged(self.path, problems[0])
             await writer.write(_create_schema)
             self._read_connection = connect(self.path)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from domain.errors import DatabaseUnavailable
 from domain.events import Broker
-from storage.datadir import DataDirLock, refuse_network_filesystem, starting_alone
+from storage.datadir import DataDirLock, refuse_network_filesystem, running, starting_alone
 from storage.documents import UnreadableLog
 from storage.sqlite import migration
 from storage.sqlite.database import FILE_NAME, SqliteDatabase, connect
@@ -72,16 +72,21 @@ async def open_sqlite(
     refuse_network_filesystem(data_dir)
     lock = DataDirLock(data_dir, shared=True)
     lock.acquire()
+    started = running(data_dir)
     try:
         database = SqliteDatabase(data_dir / FILE_NAME, busy_timeout_s=busy_timeout_s)
         try:
-            async with starting_alone(data_dir):
-                await database.open()
+            async with starting_alone(data_dir) as first:
+                # A process that started earlier and still runs checked the file at its start.
+                await database.open(check=first)
                 await migration.bring_over_previous_store(database, data_dir)
-            logger.info("embedded SQLite store in %s", database.path)
+                started.acquire()
+            checked = "checked" if first else "checked by the processes already using it"
+            logger.info("embedded SQLite store in %s (%s)", database.path, checked)
             yield SqliteStorage(database)
         finally:
             with contextlib.suppress(sqlite3.Error):
                 await database.close()
     finally:
+        started.release()
         lock.release()

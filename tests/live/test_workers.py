@@ -127,6 +127,7 @@ async def test_a_worker_killed_with_9_is_started_again_and_the_port_keeps_answer
 ) -> None:
     await until_both_answer(service)
     killed = worker_pid(service, 1)
+    before_kill = len(entries(service))
     os.kill(killed, signal.SIGKILL)
     deadline = time.monotonic() + WAIT_S
     while worker_pid(service, 1) == killed:
@@ -140,6 +141,10 @@ async def test_a_worker_killed_with_9_is_started_again_and_the_port_keeps_answer
     since = len(messages)
     await until_both_answer(service, since)
     assert service.process.poll() is None
+    # Worker 2 checked the file when it started: its successor does not read it all again.
+    later = entries(service)[before_kill:]
+    opened = [e["message"] for e in later if "SQLite store" in e["message"]]
+    assert [m.endswith("(checked by the processes already using it)") for m in opened] == [True]
 
 
 def holding_websockets(service: LiveService) -> set[int]:

@@ -4,6 +4,7 @@ leaves what it found as it was."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,29 @@ def test_an_intact_database_opens_after_the_check(tmp_path: Path) -> None:
             return await storage.repository.total(scope=OutdialTargets(OUTDIAL, None))
 
     assert asyncio.run(count()) == 300
+
+
+def test_the_file_is_checked_by_the_first_process_to_start_and_again_once_all_stopped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker started beside running ones (WORKERS, a restart after a crash, `export`) does
+    not read the whole file again: those checked it when they started."""
+    database = write_store(tmp_path, count=300)
+    settings = Settings(data_dir=tmp_path)
+
+    async def start_beside_a_running_process() -> None:
+        async with open_storage(settings):
+            damage_middle_pages(database)  # as if it happened after the first check
+            async with open_storage(settings):
+                pass
+
+    with caplog.at_level(logging.INFO, logger="outdial.storage"):
+        asyncio.run(start_beside_a_running_process())
+    assert [r.getMessage().rsplit(" (", 1)[1] for r in caplog.records if "store in" in r.msg] == [
+        "checked)",
+        "checked by the processes already using it)",
+    ]
+    assert refused(settings).startswith(f"{database} is damaged (")
 
 
 def test_a_previous_store_that_is_not_a_database_is_named(tmp_path: Path) -> None:
