@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -77,13 +78,18 @@ async def test_a_write_after_stop_is_refused_not_left_waiting(tmp_path: Path) ->
         await asyncio.wait_for(writer.write(lambda c: c.execute("SELECT 1")), 5)
 
 
-def _noting_commit_threads(path: Path, threads: list[str]) -> Callable[[], sqlite3.Connection]:
+def _noting_commit_threads(
+    path: Path, threads: list[str], *, disk_s: float = 0.0
+) -> Callable[[], sqlite3.Connection]:
+    """Connections noting the thread of each COMMIT; each commit takes `disk_s` longer."""
+
     def open_connection() -> sqlite3.Connection:
         connection = connect(path)
 
         def traced(statement: str) -> None:
             if statement == "COMMIT":
                 threads.append(threading.current_thread().name)
+                time.sleep(disk_s)
 
         connection.set_trace_callback(traced)
         return connection
@@ -112,7 +118,8 @@ async def test_commits_beside_another_writer_hold_the_write_lock_no_longer_than_
     holding the file's write lock, which the other process waits for, meanwhile."""
     path = tmp_path / "w.sqlite3"
     threads: list[str] = []
-    writer = GroupWriter(_noting_commit_threads(path, threads))
+    # However slow this machine's disk is today, its commits count as quick.
+    writer = GroupWriter(_noting_commit_threads(path, threads), quick_commit_s=3600)
     other = GroupWriter(lambda: connect(path))
     try:
         await writer.write(lambda c: c.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)"))
@@ -125,3 +132,23 @@ async def test_commits_beside_another_writer_hold_the_write_lock_no_longer_than_
         await writer.stop()
     loop_thread = threading.current_thread().name
     assert threads[1:] == ["sqlite-commit_0", loop_thread, loop_thread], threads
+
+
+async def test_beside_another_writer_commits_on_a_slow_disk_stay_off_the_event_loop(
+    tmp_path: Path,
+) -> None:
+    """Slow commits on the event loop would stall every request of the process for each."""
+    path = tmp_path / "w.sqlite3"
+    threads: list[str] = []
+    slow_disk = _noting_commit_threads(path, threads, disk_s=0.05)
+    writer = GroupWriter(slow_disk, quick_commit_s=0.01)
+    other = GroupWriter(lambda: connect(path))
+    try:
+        await writer.write(lambda c: c.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)"))
+        for n in range(1, 4):
+            await other.write(lambda c, n=n: c.execute("INSERT INTO t (n) VALUES (?)", (-n,)))
+            await writer.write(lambda c, n=n: c.execute("INSERT INTO t (n) VALUES (?)", (n,)))
+    finally:
+        await other.stop()
+        await writer.stop()
+    assert all(name.startswith("sqlite-commit") for name in threads[1:]), threads
