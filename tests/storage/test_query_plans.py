@@ -102,16 +102,6 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("query", "parameters", "index"), CASES)
-def test_query_is_served_by_an_index_and_sorts_nothing(
-    connection: sqlite3.Connection, query: str, parameters: tuple[object, ...], index: str
-) -> None:
-    found = plan(connection, query, parameters)
-    assert index in found, found
-    assert "SCAN" not in found, found
-    assert "TEMP B-TREE" not in found, found
-
-
 @pytest.mark.parametrize("columns", [("doc", "status", "tm_update", "lease"), COLUMNS[1:]])
 def test_the_rewrite_of_one_target_finds_it_by_key(
     connection: sqlite3.Connection, columns: tuple[str, ...]
@@ -138,6 +128,8 @@ def test_the_never_tried_lookup_merges_its_slots_index_ranges_without_a_sort(
 
 
 ZONE = "America/New_York"
+# Each lookup within a zone is one range of its window index, a zone named or NULL (no zone)
+# alike: the targets of other zones are never read.
 WINDOWED = [
     pytest.param(
         sql, args, f"INDEX window_slot{slot} (outdial_id=? AND zone=?", id=f"{name}-{slot}"
@@ -150,17 +142,6 @@ WINDOWED = [
         (f"never-tried-in-{zone}", queries.NEVER_TRIED_IN_ZONE[slot], (OUTDIAL, zone, 1)),
     )
 ]
-
-
-@pytest.mark.parametrize(("query", "parameters", "index"), WINDOWED)
-def test_each_lookup_within_a_zone_is_one_range_of_its_window_index(
-    connection: sqlite3.Connection, query: str, parameters: tuple[object, ...], index: str
-) -> None:
-    """A zone named or NULL (no zone) alike: the targets of other zones are never read."""
-    found = plan(connection, query, parameters)
-    assert index in found, found
-    assert "SCAN" not in found, found
-    assert "TEMP B-TREE" not in found, found
 
 
 def test_the_never_tried_lookup_within_a_zone_merges_its_slots_without_a_sort(
@@ -218,3 +199,13 @@ def test_the_zones_present_come_from_the_idle_targets_of_the_outdial_alone(
     assert list(connection.execute(queries.ZONES_PRESENT[1], (OUTDIAL,))) == []
     connection.execute("ROLLBACK TO zones")
     connection.execute("RELEASE zones")
+
+
+@pytest.mark.parametrize(("query", "parameters", "index"), [*CASES, *WINDOWED])
+def test_query_is_served_by_an_index_and_sorts_nothing(
+    connection: sqlite3.Connection, query: str, parameters: tuple[object, ...], index: str
+) -> None:
+    found = plan(connection, query, parameters)
+    assert index in found, found
+    assert "SCAN" not in found, found
+    assert "TEMP B-TREE" not in found, found
