@@ -85,9 +85,9 @@ class GroupWriter:
         self._draining: asyncio.Task[None] | None = None
         self._disk = ThreadPoolExecutor(1, thread_name_prefix="sqlite-commit")
         self._stopped = False
-        # PRAGMA data_version after this process's last commit: another value means another
-        # connection has committed since.
-        self._version_after_commit: int | None = None
+        # PRAGMA data_version as this writer's last transaction began: another value means
+        # another connection has committed since (the writer's own commits leave it as it is).
+        self._version_seen: int | None = None
         self._shared_until = 0.0
         self._commit_s = 0.0
 
@@ -137,12 +137,11 @@ class GroupWriter:
             connection = self._connected()
             waited = await self._begin(connection)
             now = asyncio.get_running_loop().time()
-            if waited or self._others_committed(connection):
+            if self._others_committed(connection) or waited:
                 self._shared_until = now + SHARED_FOR_S
             outcomes = [_in_savepoint(connection, job.work) for job in group]
             self._upkeep(connection)
             await self._commit(connection, beside_others=now < self._shared_until)
-            self._version_after_commit = _data_version(connection)
         except (sqlite3.Error, DatabaseUnavailable) as error:
             if connection is not None and connection.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
@@ -185,9 +184,9 @@ class GroupWriter:
             pause = min(pause * 2, _LAST_RETRY_S)
 
     def _others_committed(self, connection: sqlite3.Connection) -> bool:
-        """Whether another connection has committed since this writer's last commit."""
-        last = self._version_after_commit
-        return last is not None and _data_version(connection) != last
+        """Whether another connection has committed since this writer's last transaction."""
+        last, self._version_seen = self._version_seen, _data_version(connection)
+        return last is not None and self._version_seen != last
 
     def _upkeep(self, connection: sqlite3.Connection) -> None:
         succeeded, error = _in_savepoint(connection, self._before_commit)
